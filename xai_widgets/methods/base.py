@@ -1,0 +1,93 @@
+"""`Explainer`: what every method class shares.
+
+A method subclasses `Explainer`, names itself (``method = "saliency"``),
+checks its options in ``check_options`` and implements ``_partials`` — a
+generator that yields the fields of an `Attribution` (batched) as the
+computation proceeds. The last item it yields is the full result, so
+``explainer(x, target)`` is exactly the last partial of
+``explainer.stream(x, target)``.
+"""
+
+from ..attribution import Attribution
+from ..model import as_target_model, check_batch_size
+
+METHODS = {}
+
+
+class Explainer:
+    """Base class of the method classes (``xw.Saliency``, ``xw.IntegratedGradients``, …).
+
+    Args:
+        model: a Keras model or a callable ``images -> logits``.
+        batch_size: inputs per compiled gradient call; ``None`` chooses it by timing.
+        output: ``None`` refuses a final softmax, ``"logits"`` strips it.
+        **options: the method's own options (see each method).
+    """
+
+    method = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.method is not None:
+            METHODS[cls.method] = cls
+
+    def __init__(self, model, *, batch_size=None, output=None, **options):
+        check_batch_size(batch_size)
+        self.model = as_target_model(model, output)
+        self.batch_size = batch_size
+        self.options = self.check_options(**options)
+
+    def check_options(self, **options):
+        """Validate the method's options and return them as a dict (with defaults)."""
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no option(s) {sorted(options)}.")
+        return {}
+
+    def __call__(self, x, target=None):
+        """Attributions for ``x`` (one image or a batch) towards ``target``."""
+        result = None
+        for result in self.stream(x, target):
+            pass
+        return result
+
+    def stream(self, x, target=None):
+        """Yield partial `Attribution` results; the last one equals ``self(x, target)``.
+
+        Inputs and targets are checked here, before the first partial is
+        computed, so a bad argument raises at once.
+        """
+        images, single = self.model.prepare_inputs(x)
+        logits = self.model.logits(images, self.batch_size) if target is None else None
+        targets = self.model.select_targets(images, target, logits, self.batch_size)
+        return self._attributions(images, targets, logits, single)
+
+    def _attributions(self, images, targets, logits, single):
+        for fields in self._partials(images, targets, logits):
+            yield Attribution.from_batch(single, method=self.method, target=targets,
+                                         options=dict(self.options), **fields)
+
+    def _partials(self, images, targets, logits):
+        """Yield dicts of `Attribution` fields (batched: leading axis N)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        options = ", ".join(f"{key}={value!r}" for key, value in self.options.items())
+        return f"{type(self).__name__}({self.model.name!r}{', ' if options else ''}{options})"
+
+
+def explain(model, x, method="integrated_gradients", target=None, **options):
+    """Run any method by name: ``xw.explain(model, x, "smoothgrad", samples=20)``.
+
+    Args:
+        model: a Keras model or a callable ``images -> logits``.
+        x: one image ``(H, W, C)`` or a batch ``(N, H, W, C)``.
+        method: one of ``xw.METHODS`` (e.g. ``"saliency"``, ``"integrated_gradients"``).
+        target: class index, one per image, or ``None`` for the arg-max class.
+        **options: the method's options and ``batch_size`` / ``output``.
+
+    Returns:
+        An `Attribution`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(sorted(METHODS))}.")
+    return METHODS[method](model, **options)(x, target)
