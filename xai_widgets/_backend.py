@@ -29,7 +29,12 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(INSTALL_HINT) from error
 
-import keras
+import os
+
+try:
+    import keras
+except ImportError as error:  # e.g. KERAS_BACKEND=jax without jax installed
+    raise ImportError(backend_hint(os.environ.get("KERAS_BACKEND", "another backend"))) from error
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError(backend_hint(keras.backend.backend()))
