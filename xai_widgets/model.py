@@ -146,9 +146,11 @@ class TargetModel:
         ``gradients[i] = ∂F_{targets[i]}(inputs[i]) / ∂inputs[i]`` and
         ``outputs[i] = F_{targets[i]}(inputs[i])``, as float32 numpy arrays,
         for the rows ``start:stop`` of ``inputs``. Methods consume the chunks
-        as they come, so memory stays bounded by the chunk size.
+        as they come, so memory stays bounded by the chunk size. ``inputs`` is
+        an array or a `LazyInputs` that builds each chunk only when it is due.
         """
-        inputs = np.asarray(inputs, dtype=np.float32)
+        if not isinstance(inputs, LazyInputs):
+            inputs = np.asarray(inputs, dtype=np.float32)
         targets = np.asarray(targets, dtype=np.int32)
         step = self._compiled_function("gradient", inputs.shape[1:])
         for start, stop in self.chunks(inputs, batch_size):
@@ -157,6 +159,25 @@ class TargetModel:
             grads, outputs = grads.numpy(), outputs.numpy()
             self._chunk_sizer(inputs.shape[1:], batch_size).record(stop - start, time.perf_counter() - began)
             yield start, stop, grads, outputs
+
+    def layer_gradients(self, inputs, targets, layer, batch_size=None):
+        """Yield ``(start, stop, activations, gradients, outputs)`` for a layer of the Keras model.
+
+        ``activations[i]`` is the output A of ``layer`` (a layer of
+        `keras_model`) for ``inputs[i]``, ``gradients[i] = ∂F_{targets[i]} / ∂A``
+        and ``outputs[i] = F_{targets[i]}(inputs[i])`` (Grad-CAM's inputs). One
+        compiled function per layer, with a free batch dimension like `gradients`.
+        """
+        if self.keras_model is None:
+            raise ValueError(
+                f"gradients with respect to a layer need a Keras model; {self.name!r} is a plain callable."
+            )
+        inputs = np.asarray(inputs, dtype=np.float32)
+        targets = np.asarray(targets, dtype=np.int32)
+        step = self._compiled_function("layer", inputs.shape[1:], layer)
+        for start, stop in self.chunks(inputs, batch_size):
+            activations, grads, outputs = step(inputs[start:stop], targets[start:stop])
+            yield start, stop, activations.numpy(), grads.numpy(), outputs.numpy()
 
     def chunks(self, inputs, batch_size=None):
         """Yield ``(start, stop)`` row ranges covering ``inputs`` in chunks."""
@@ -177,14 +198,20 @@ class TargetModel:
             self._chunk_sizers[key] = ChunkSizer(int(np.prod(key)))
         return self._chunk_sizers[key]
 
-    def _compiled_function(self, kind, sample_shape):
-        key = (kind, tuple(sample_shape))
+    def _compiled_function(self, kind, sample_shape, layer=None):
+        key = (kind, tuple(sample_shape), None if layer is None else id(layer))
         if key not in self._compiled:
             spec = tf.TensorSpec((None, *sample_shape), tf.float32)
+            target_spec = tf.TensorSpec((None,), tf.int32)
             if kind == "forward":
                 self._compiled[key] = tf.function(self._forward, input_signature=[spec])
+            elif kind == "layer":
+                split = keras.Model(self.keras_model.inputs[0], [layer_output(layer), self.keras_model.outputs[0]])
+                self._compiled[key] = tf.function(
+                    lambda inputs, targets: self._layer_gradient(split, inputs, targets),
+                    input_signature=[spec, target_spec],
+                )
             else:
-                target_spec = tf.TensorSpec((None,), tf.int32)
                 self._compiled[key] = tf.function(self._target_gradient, input_signature=[spec, target_spec])
         return self._compiled[key]
 
@@ -200,6 +227,13 @@ class TargetModel:
             outputs = tf.gather(logits, targets, axis=1, batch_dims=1)
         return tape.gradient(outputs, inputs), outputs
 
+    def _layer_gradient(self, split, inputs, targets):
+        self.traces += 1
+        with tf.GradientTape() as tape:
+            activations, logits = split(inputs, training=False)
+            outputs = tf.gather(logits, targets, axis=1, batch_dims=1)
+        return activations, tape.gradient(outputs, activations), outputs
+
     def _check_logits(self, logits):
         if logits.ndim != 2:
             raise ValueError(
@@ -212,23 +246,33 @@ class TargetModel:
 class ChunkSizer:
     """Finds the chunk size with the lowest time per input by timing real work.
 
-    Candidates double from 8 while the time per input keeps falling (by more
-    than 3 %); each size is timed twice and the second run counts, so one-off
-    costs of a new shape do not decide. Until settled, chunks run at the size
-    being measured; afterwards always at the best one. The largest candidate is
-    bounded by memory: about 64 MB of input floats per chunk.
+    Candidates double from 8 while the time per input stays within 3 % of
+    the best so far (level ground is crossed: a larger chunk may still pay
+    off); if doubling never beat 8, they halve instead (on two CPU cores a
+    large network such as MobileNetV2 is fastest in chunks of 8 or fewer).
+    Then the sizes halfway to the best one's neighbours are tried (e.g. 48
+    and 24 around 32). The smallest size within 3 % of the fastest wins:
+    on level ground the differences are noise, and a smaller chunk needs
+    less memory and streams partial results sooner. Each size is
+    timed three times: the first run is dropped (one-off costs of a new
+    shape) and the faster of the other two counts, so a load spike from
+    another process does not decide. Until settled, chunks run at the size
+    being measured; afterwards always at the best one. The largest
+    candidate is bounded by memory: about 64 MB of input floats per chunk.
     """
 
     FIRST = 8
-    RUNS_PER_SIZE = 2
-    IMPROVEMENT = 0.97
+    RUNS_PER_SIZE = 3
+    LEVEL = 1.03  # a size at most this much slower than the best is level ground: search on
 
     def __init__(self, floats_per_input):
         self.limit = int(max(1, min(256, (16 * 2**20) // max(1, floats_per_input))))
         self.size = min(self.FIRST, self.limit)
         self.best = None  # (seconds per input, size)
-        self.settled = self.size >= self.limit
-        self._runs = 0
+        self.settled = False
+        self._phase = "grow"  # then "shrink" (only if doubling never beat the first size), then "refine"
+        self._measured = {}
+        self._times = []
 
     def next_size(self):
         return self.size
@@ -236,16 +280,71 @@ class ChunkSizer:
     def record(self, count, seconds):
         if self.settled or count != self.size:
             return
-        self._runs += 1
-        if self._runs < self.RUNS_PER_SIZE:
+        self._times.append(seconds / count)
+        if len(self._times) < self.RUNS_PER_SIZE:
             return
-        per_input = seconds / count
-        if self.best is None or per_input < self.best[0] * self.IMPROVEMENT:
+        per_input, self._times = min(self._times[1:]), []
+        self._measured[self.size] = per_input
+        if self.best is None or per_input < self.best[0]:
             self.best = (per_input, self.size)
-            if self.size * 2 <= self.limit:
-                self.size, self._runs = self.size * 2, 0
-                return
-        self.size, self.settled = self.best[1], True
+        following = self._following(level=per_input <= self.best[0] * self.LEVEL)
+        if following is None:
+            level = [size for size, time in self._measured.items() if time <= self.best[0] * self.LEVEL]
+            self.size, self.settled = min(level), True
+        else:
+            self.size = following
+
+    def _following(self, level):
+        """The next size to time, or None when the search is over."""
+        best, first = self.best[1], min(self.FIRST, self.limit)
+        if self._phase == "grow":
+            if level and self.size * 2 <= self.limit:
+                return self.size * 2
+            self._phase = "shrink" if best == first and first > 1 else "refine"
+            if self._phase == "shrink":
+                return first // 2
+        if self._phase == "shrink":
+            if level and self.size > 1:
+                return self.size // 2
+            self._phase = "refine"
+        for halfway, neighbour in ((best * 3 // 2, best * 2), (best * 3 // 4, best // 2)):
+            if neighbour in self._measured and halfway not in self._measured and halfway not in (best, neighbour):
+                return halfway
+        return None
+
+
+class LazyInputs:
+    """Rows ``(count, *sample_shape)`` that are built chunk by chunk.
+
+    Methods that take gradients at many derived points (IG's interpolations,
+    SmoothGrad's noisy copies) hand one of these to `TargetModel.gradients`,
+    so only one chunk of derived inputs exists at a time. Every chunk is
+    written into the same buffer — TensorFlow copies a numpy input when it
+    converts it, so a chunk is free to go once the gradient call returned,
+    and reusing the memory spares a fresh allocation per chunk.
+
+    Args:
+        count: number of rows.
+        sample_shape: shape of one row, e.g. ``(H, W, C)``.
+        fill: ``fill(start, stop, out)`` writes rows ``start:stop`` into the
+            float32 array ``out`` of shape ``(stop − start, *sample_shape)``.
+    """
+
+    def __init__(self, count, sample_shape, fill):
+        self.shape = (int(count), *sample_shape)
+        self._fill = fill
+        self._buffer = None
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        count = rows.stop - rows.start
+        if self._buffer is None or len(self._buffer) < count:
+            self._buffer = np.empty((count, *self.shape[1:]), dtype=np.float32)
+        chunk = self._buffer[:count]
+        self._fill(rows.start, rows.stop, chunk)
+        return chunk
 
 
 class _FixedSize:
@@ -274,6 +373,15 @@ def as_target_model(model, output=None):
     if output not in per_model:
         per_model[output] = TargetModel(model, output=output)
     return per_model[output]
+
+
+def layer_output(layer):
+    """The symbolic output of ``layer`` in the model that calls it.
+
+    A nested model's own ``output`` is the tensor inside it; the base
+    `keras.layers.Layer` property gives the one in the enclosing graph.
+    """
+    return keras.layers.Layer.output.fget(layer)
 
 
 def check_batch_size(batch_size):

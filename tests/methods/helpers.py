@@ -39,3 +39,11 @@ def reference_gradient(model, image, target):
         tape.watch(x)
         score = model(x, training=False)[0, target]
     return tape.gradient(score, x).numpy()[0], float(score)
+
+
+def assert_close(actual, expected, rel=1e-5):
+    """max |actual − expected| ≤ rel · max |expected| (relative to the map's scale, not per element)."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    error, scale = np.max(np.abs(actual - expected)), np.max(np.abs(expected))
+    assert error <= rel * scale, f"max error {error:.3g} > {rel:g} × max |expected| {scale:.3g}"

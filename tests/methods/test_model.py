@@ -129,7 +129,7 @@ def test_callables_returning_logits_are_accepted():
 
 def test_chunk_sizer_grows_while_time_per_input_falls_and_settles_on_the_best():
     sizer = ChunkSizer(floats_per_input=100)
-    cost = {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9}  # seconds per input
+    cost = {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.75, 24: 0.76}  # seconds per input
     while not sizer.settled:
         size = sizer.next_size()
         sizer.record(size, cost[size] * size)
@@ -138,3 +138,53 @@ def test_chunk_sizer_grows_while_time_per_input_falls_and_settles_on_the_best():
 
 def test_chunk_sizer_bounds_chunks_by_memory():
     assert ChunkSizer(floats_per_input=224 * 224 * 3).limit <= 112
+
+
+def test_chunk_sizer_halves_when_doubling_does_not_help():
+    sizer = ChunkSizer(floats_per_input=100)
+    cost = {8: 1.0, 16: 1.3, 4: 0.9, 2: 0.95, 6: 0.92, 3: 0.93}  # seconds per input: large networks on 2 cores
+    asked = []
+    while not sizer.settled:
+        size = sizer.next_size()
+        asked.append(size)
+        sizer.record(size, cost[size] * size)
+    assert sizer.next_size() == 4 and set(asked) == {8, 16, 4, 2, 6, 3}
+
+
+def test_chunk_sizer_tries_the_sizes_halfway_to_its_neighbours():
+    sizer = ChunkSizer(floats_per_input=100)
+    cost = {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.6, 24: 0.8}
+    while not sizer.settled:
+        size = sizer.next_size()
+        sizer.record(size, cost[size] * size)
+    assert sizer.next_size() == 48
+
+
+def test_chunk_sizer_is_not_misled_by_one_slow_run():
+    sizer = ChunkSizer(floats_per_input=100)
+    cost = {8: 1.0, 16: 0.8, 32: 0.9, 24: 0.85, 12: 0.9}
+    runs = {}
+    while not sizer.settled:
+        size = sizer.next_size()
+        runs[size] = runs.get(size, 0) + 1
+        spike = 3.0 if (size, runs[size]) == (16, 2) else 1.0  # another process takes the CPU once
+        sizer.record(size, cost[size] * size * spike)
+    assert sizer.next_size() == 16
+
+
+def test_chunk_sizer_crosses_level_ground_to_a_faster_larger_size():
+    sizer = ChunkSizer(floats_per_input=100)
+    cost = {8: 1.0, 16: 0.8, 32: 0.81, 64: 0.7, 128: 0.9, 96: 0.75, 48: 0.8}  # 32 is no better than 16, 64 is
+    while not sizer.settled:
+        size = sizer.next_size()
+        sizer.record(size, cost[size] * size)
+    assert sizer.next_size() == 64
+
+
+def test_chunk_sizer_takes_the_smallest_size_on_level_ground():
+    sizer = ChunkSizer(floats_per_input=100)
+    cost = {8: 1.0, 16: 0.70, 32: 0.69, 64: 0.695, 128: 0.8, 48: 0.70, 24: 0.71}  # 16 … 64 within 3 %
+    while not sizer.settled:
+        size = sizer.next_size()
+        sizer.record(size, cost[size] * size)
+    assert sizer.next_size() == 16

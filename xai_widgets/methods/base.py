@@ -50,19 +50,22 @@ class Explainer:
             pass
         return result
 
-    def stream(self, x, target=None):
+    def stream(self, x, target=None, **stream_options):
         """Yield partial `Attribution` results; the last one equals ``self(x, target)``.
 
         Inputs and targets are checked here, before the first partial is
-        computed, so a bad argument raises at once.
+        computed, so a bad argument raises at once. ``stream_options`` are the
+        method's own streaming choices (e.g. IG's ``order``), passed on to
+        ``_partials``.
         """
         images, single = self.model.prepare_inputs(x)
         logits = self.model.logits(images, self.batch_size) if target is None else None
         targets = self.model.select_targets(images, target, logits, self.batch_size)
-        return self._attributions(images, targets, logits, single)
+        partials = self._partials(images, targets, logits, **stream_options)
+        return self._attributions(partials, targets, single)
 
-    def _attributions(self, images, targets, logits, single):
-        for fields in self._partials(images, targets, logits):
+    def _attributions(self, partials, targets, single):
+        for fields in partials:
             yield Attribution.from_batch(single, method=self.method, target=targets,
                                          options=dict(self.options), **fields)
 

@@ -43,7 +43,7 @@ class GradientXInput(Saliency):
 
 def gradient_batch(model, inputs, targets, batch_size=None):
     """All gradients and target outputs of ``inputs`` at once (numpy)."""
-    gradients = np.empty_like(inputs, dtype=np.float32)
+    gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be a LazyInputs
     outputs = np.empty(len(inputs), dtype=np.float32)
     for start, stop, grads, values in model.gradients(inputs, targets, batch_size):
         gradients[start:stop], outputs[start:stop] = grads, values
