@@ -11,6 +11,8 @@ CHROMIUM ?= /usr/bin/chromium
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Jupyter refuses to run as root without this (containers, CI machines)
+JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: demo demo-headless test test-python test-js setup chromium build clean
 
@@ -49,10 +51,10 @@ test-python: $(STAMP)
 	XW_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 demo: setup
-	$(BIN)/jupyter lab notebooks/tour.ipynb
+	$(BIN)/jupyter lab notebooks/tour.ipynb $(JUPYTER_ROOT)
 
 demo-headless: setup
-	$(BIN)/jupyter lab notebooks/tour.ipynb --no-browser --ip=127.0.0.1
+	$(BIN)/jupyter lab notebooks/tour.ipynb --no-browser --ip=127.0.0.1 $(JUPYTER_ROOT) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules xai_widgets/static
