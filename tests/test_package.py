@@ -57,3 +57,23 @@ def test_the_readme_documents_the_set_up_commands(command):
 
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.slow
+def test_a_wheel_built_from_the_sources_carries_the_built_front_end_and_the_models(tmp_path):
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_bytes((ROOT / name).read_bytes())
+    assert not (source / "xai_widgets" / "static").exists()
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                            str(source)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    import zipfile
+
+    (wheel,) = (tmp_path / "dist").glob("xai_widgets-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "xai_widgets/static/explorer.js" in names
+    assert {"xai_widgets/zoo/shapes_cnn.keras", "xai_widgets/zoo/shapes_resnet.keras"} <= set(names)
