@@ -9,7 +9,7 @@ Example:
 """
 
 from . import _backend  # noqa: F401  (refuses a missing TensorFlow or another Keras backend first)
-from . import zoo
+from . import metrics, zoo
 from .attribution import Attribution
 from .methods import METHODS, Explainer, GradientXInput, Saliency, explain, gradient_x_input, saliency
 from .methods import (GradCAM, GradCAMPlusPlus, IntegratedGradients, SmoothGrad, grad_cam, grad_cam_plus_plus,
@@ -64,6 +64,7 @@ __all__ = [
     "guided_backprop",
     "integrated_gradients",
     "lrp",
+    "metrics",
     "saliency",
     "show",
     "smoothgrad",

@@ -142,7 +142,7 @@ def test_a_layer_of_another_model_is_refused(cnn):
 
 
 def test_a_plain_callable_is_refused():
-    with pytest.raises(ValueError, match="needs a Keras model"):
+    with pytest.raises(ValueError, match="needs a Sequential or Functional Keras model"):
         GradCAM(lambda inputs: inputs[:, 0, 0, :])
 
 

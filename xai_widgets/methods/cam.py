@@ -93,8 +93,8 @@ def feature_layer(model, layer=None):
     """
     keras_model = model.keras_model
     if keras_model is None:
-        raise ValueError(f"Grad-CAM reads a layer's feature maps and needs a Keras model; {model.name!r} is a "
-                         "plain callable.")
+        raise ValueError(f"Grad-CAM reads a layer's feature maps and needs a Sequential or Functional Keras "
+                         f"model; {model.name!r} is a callable or a subclassed model.")
     candidates = [item for item in keras_model.layers if _is_feature_layer(item)]
     if layer is None:
         if not candidates:

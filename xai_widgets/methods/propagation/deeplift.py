@@ -140,8 +140,9 @@ class RevealCancelRules(RescaleRules):
         return state
 
     def _parts(self, step, parts, state):
-        if step.kind in LINEAR_KINDS:
-            return split_linear(step)(*[part for pair in parts for part in pair])
+        if step.kind in LINEAR_KINDS:  # N = Δ − P, with Δ known from the two forward passes
+            positive = _positive_part(step)(*[part for pair in parts for part in pair])
+            return positive, difference(step.output, state) - positive
         return _split(difference(step.output, state))
 
     def start(self, logits, targets, state):
@@ -188,25 +189,54 @@ def _split(difference):
 def split_linear(step):
     """``f(P₁, N₁, P₂, N₂, …) -> (P, N)``: a linear step applied to positive and negative parts.
 
-    Positive coefficients keep each part's sign, negative ones swap them;
-    offsets (biases) do not change differences and are left out.
+    Positive coefficients keep each part's sign, negative ones swap them, so
+    P = L⁺P_in + L⁻N_in; the parts add up to the whole difference, so
+    N = L(P_in + N_in) − P (one linear map instead of two). Offsets (biases)
+    do not change differences and are left out.
     """
+    positive_part, linear = _positive_part(step), _without_offset(step)
+
+    def parts(*values):
+        positive = positive_part(*values)
+        wholes = [p + n for p, n in zip(values[0::2], values[1::2])]
+        return positive, linear(*wholes) - positive
+
+    return parts
+
+
+def _positive_part(step):
+    """``f(P₁, N₁, …) -> L⁺P + L⁻N`` of a linear step."""
     if step.kind == "weighted":
-        def parts(positive, negative):
+        def positive(positive_in, negative_in):
             params = step.params()
-            plus = {"kernel": tf.maximum(params["kernel"], 0.0), "bias": tf.zeros_like(params["bias"])}
-            minus = {"kernel": tf.minimum(params["kernel"], 0.0), "bias": plus["bias"]}
-            return (step.call([positive], plus) + step.call([negative], minus),
-                    step.call([positive], minus) + step.call([negative], plus))
-        return parts
+            zero = tf.zeros_like(params["bias"])
+            return (step.call([positive_in], {"kernel": tf.maximum(params["kernel"], 0.0), "bias": zero})
+                    + step.call([negative_in], {"kernel": tf.minimum(params["kernel"], 0.0), "bias": zero}))
+        return positive
     if step.kind == "affine":
-        def parts(positive, negative):
-            scale = step.run([tf.ones_like(positive)]) - step.run([tf.zeros_like(positive)])
-            plus, minus = tf.maximum(scale, 0.0), tf.minimum(scale, 0.0)
-            return plus * positive + minus * negative, minus * positive + plus * negative
-        return parts
+        def positive(positive_in, negative_in):
+            scale = _affine_scale(step, positive_in)
+            return tf.maximum(scale, 0.0) * positive_in + tf.minimum(scale, 0.0) * negative_in
+        return positive
     # pooling, merges and reshapes: non-negative coefficients, no offsets
-    return lambda *parts: (step.run(parts[0::2]), step.run(parts[1::2]))
+    return lambda *values: step.run(values[0::2])
+
+
+def _without_offset(step):
+    """``f(v₁, …) -> L v``: the linear step without its offset."""
+    if step.kind == "weighted":
+        def linear(value):
+            params = step.params()
+            return step.call([value], {"kernel": params["kernel"], "bias": tf.zeros_like(params["bias"])})
+        return linear
+    if step.kind == "affine":
+        return lambda value: _affine_scale(step, value) * value
+    return lambda *values: step.run(values)
+
+
+def _affine_scale(step, like):
+    """The elementwise scale s of an affine step x ↦ s·x + t."""
+    return step.run([tf.ones_like(like)]) - step.run([tf.zeros_like(like)])
 
 
 RULE_SETS = {"rescale": RescaleRules, "reveal_cancel": RevealCancelRules}

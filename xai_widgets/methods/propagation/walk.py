@@ -115,8 +115,9 @@ def canonical_graph(target_model, method):
     """The traced, BatchNorm-folded graph of a `TargetModel` (cached per model)."""
     if target_model.keras_model is None:
         raise ValueError(
-            f"{method} walks the layers of a Keras model; {target_model.name!r} is a plain callable. "
-            "Pass the Keras model itself."
+            f"{method} walks the layers of a Sequential or Functional Keras model; {target_model.name!r} is a "
+            "callable or a subclassed model, whose layers cannot be walked. Pass a Functional model "
+            "(e.g. keras.Model(inputs, outputs)), or use a gradient method."
         )
     cache = _CACHE.setdefault(target_model, {})
     if "graph" not in cache:
