@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-CHUNK_SIZES = (4, 8, 12, 16, 24, 32, 48, 64, 96)
+CHUNK_SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
 def seconds(call):
@@ -56,11 +56,7 @@ class Floor:
             grads.numpy(), outputs.numpy()
 
     def tune(self, sizes=CHUNK_SIZES, repeats=3, limit=None):
-        """Time every chunk size (interleaved, best of ``repeats``) and keep the fastest.
-
-        The best of several runs, not their median: other processes only ever
-        slow a run down, so the fastest run is the closest to the size's own cost.
-        """
+        """Time every chunk size (interleaved, median of ``repeats``) and keep the fastest."""
         sizes = [size for size in sizes if limit is None or size <= limit]
         for size in sizes:
             self.run(size)  # a new batch size may build new kernels once
@@ -68,9 +64,16 @@ class Floor:
         for _ in range(repeats):
             for size in sizes:
                 times[size].append(seconds(lambda: self.run(size)))
-        self.per_size = {size: min(values) for size, values in times.items()}
+        self.per_size = {size: statistics.median(values) for size, values in times.items()}
         self.size = min(self.per_size, key=self.per_size.get)
         return self.size
+
+    def paired_ratio(self, size, reference, repeats=5):
+        """Median ratio of the floor's time at ``size`` to that at ``reference``, timed in alternation."""
+        ratios = []
+        for _ in range(repeats):
+            ratios.append(seconds(lambda: self.run(size)) / seconds(lambda: self.run(reference)))
+        return statistics.median(ratios)
 
 
 def interleaved_ratios(floor, methods, repeats=5, warmup=2):

@@ -46,10 +46,14 @@ class TargetModel:
             raise ValueError(f"output must be None or 'logits', got {output!r}.")
         if isinstance(model, TargetModel):
             raise TypeError("model is already a TargetModel; pass it without wrapping.")
-        if isinstance(model, keras.Model):
+        if isinstance(model, keras.Model) and _has_graph(model):
             self.keras_model = logits_model(model, strip_softmax=output == "logits")
             self.sample_shape = _declared_sample_shape(self.keras_model)
             self._call = lambda inputs: self.keras_model(inputs, training=False)
+        elif isinstance(model, keras.Model):  # subclassed: no graph to inspect, a callable to differentiate
+            self.keras_model = None
+            self.sample_shape = None
+            self._call = lambda inputs: model(inputs, training=False)
         elif callable(model):
             self.keras_model = None
             self.sample_shape = None
@@ -170,7 +174,8 @@ class TargetModel:
         """
         if self.keras_model is None:
             raise ValueError(
-                f"gradients with respect to a layer need a Keras model; {self.name!r} is a plain callable."
+                f"gradients with respect to a layer need a Sequential or Functional Keras model; "
+                f"{self.name!r} is a callable or a subclassed model."
             )
         inputs = np.asarray(inputs, dtype=np.float32)
         targets = np.asarray(targets, dtype=np.int32)
@@ -246,33 +251,41 @@ class TargetModel:
 class ChunkSizer:
     """Finds the chunk size with the lowest time per input by timing real work.
 
-    Candidates double from 8 while the time per input stays within 3 % of
-    the best so far (level ground is crossed: a larger chunk may still pay
-    off); if doubling never beat 8, they halve instead (on two CPU cores a
-    large network such as MobileNetV2 is fastest in chunks of 8 or fewer).
-    Then the sizes halfway to the best one's neighbours are tried (e.g. 48
-    and 24 around 32). The smallest size within 3 % of the fastest wins:
-    on level ground the differences are noise, and a smaller chunk needs
-    less memory and streams partial results sooner. Each size is
-    timed three times: the first run is dropped (one-off costs of a new
-    shape) and the faster of the other two counts, so a load spike from
-    another process does not decide. Until settled, chunks run at the size
-    being measured; afterwards always at the best one. The largest
-    candidate is bounded by memory: about 64 MB of input floats per chunk.
+    Each candidate size is compared with the best size so far in alternation
+    (candidate, best, candidate, best, …, three runs each), so that load from
+    other processes, which comes and goes, weighs on both alike; a size's
+    first run ever is dropped (one-off costs of a new shape) and the faster
+    of its other runs counts. Candidates double from 8 while each is more
+    than 3 % faster than the best; if doubling never beat 8, they halve
+    instead while each is at most 3 % slower (on two CPU cores a large
+    network such as MobileNetV2 can be fastest in chunks of 8 or fewer);
+    then the sizes halfway to the best one's neighbours are tried (e.g. 48
+    and 24 around 32). A larger size replaces the best only when it is more
+    than 3 % faster, a smaller one when it is at most 3 % slower: within 3 %
+    the difference is noise, and a smaller chunk needs less memory and
+    streams partial results sooner. Until settled, chunks run at the sizes
+    being compared; afterwards always at the best one. The largest candidate
+    is bounded by memory: about 64 MB of input floats per chunk.
     """
 
     FIRST = 8
     RUNS_PER_SIZE = 3
-    LEVEL = 1.03  # a size at most this much slower than the best is level ground: search on
+    LEVEL = 1.03  # within this factor of each other, two sizes count as equally fast
 
     def __init__(self, floats_per_input):
         self.limit = int(max(1, min(256, (16 * 2**20) // max(1, floats_per_input))))
-        self.size = min(self.FIRST, self.limit)
-        self.best = None  # (seconds per input, size)
+        self.best = min(self.FIRST, self.limit)
+        self.size = self.best
         self.settled = False
         self._phase = "grow"  # then "shrink" (only if doubling never beat the first size), then "refine"
-        self._measured = {}
-        self._times = []
+        self._tried = {self.best}
+        self._runs = {}  # size -> seconds per input of its runs in the current comparison
+        self._seen = set()  # sizes whose first (dropped) run is done
+        self._candidate = self.best * 2
+        if self._candidate > self.limit:  # no room to grow: try smaller chunks straight away
+            self._phase, self._candidate = "shrink", (self.best // 2 or None)
+        self._schedule = []
+        self._compare_next()
 
     def next_size(self):
         return self.size
@@ -280,35 +293,48 @@ class ChunkSizer:
     def record(self, count, seconds):
         if self.settled or count != self.size:
             return
-        self._times.append(seconds / count)
-        if len(self._times) < self.RUNS_PER_SIZE:
+        if self.size in self._seen:
+            self._runs.setdefault(self.size, []).append(seconds / count)
+        self._seen.add(self.size)
+        self._schedule.pop(0)
+        if self._schedule:
+            self.size = self._schedule[0]
             return
-        per_input, self._times = min(self._times[1:]), []
-        self._measured[self.size] = per_input
-        if self.best is None or per_input < self.best[0]:
-            self.best = (per_input, self.size)
-        following = self._following(level=per_input <= self.best[0] * self.LEVEL)
-        if following is None:
-            level = [size for size, time in self._measured.items() if time <= self.best[0] * self.LEVEL]
-            self.size, self.settled = min(level), True
-        else:
-            self.size = following
+        ratio = min(self._runs[self._candidate]) / min(self._runs[self.best])
+        self._candidate = self._following(self._candidate, ratio)
+        self._compare_next()
 
-    def _following(self, level):
-        """The next size to time, or None when the search is over."""
-        best, first = self.best[1], min(self.FIRST, self.limit)
+    def _compare_next(self):
+        """Start timing the candidate against the best, or settle when there is none."""
+        if self._candidate is None:
+            self.size, self.settled = self.best, True
+            return
+        self._tried.add(self._candidate)
+        self._runs = {}
+        self._schedule = [self._candidate, self.best] * self.RUNS_PER_SIZE
+        for size in (self._candidate, self.best):  # a size's first run ever is dropped: one more for it
+            if size not in self._seen:
+                self._schedule.insert(0, size)
+        self.size = self._schedule[0]
+
+    def _following(self, candidate, ratio):
+        """Adopt ``candidate`` if it wins (``ratio`` = its time / the best's) and return the next one, or None."""
+        adopted = ratio <= self.LEVEL if candidate < self.best else ratio * self.LEVEL < 1.0
+        if adopted:
+            self.best = candidate
+        first = min(self.FIRST, self.limit)
         if self._phase == "grow":
-            if level and self.size * 2 <= self.limit:
-                return self.size * 2
-            self._phase = "shrink" if best == first and first > 1 else "refine"
+            if adopted and candidate * 2 <= self.limit:
+                return candidate * 2
+            self._phase = "shrink" if self.best == first and first > 1 else "refine"
             if self._phase == "shrink":
                 return first // 2
         if self._phase == "shrink":
-            if level and self.size > 1:
-                return self.size // 2
+            if adopted and candidate > 1:
+                return candidate // 2
             self._phase = "refine"
-        for halfway, neighbour in ((best * 3 // 2, best * 2), (best * 3 // 4, best // 2)):
-            if neighbour in self._measured and halfway not in self._measured and halfway not in (best, neighbour):
+        for halfway, neighbour in ((self.best * 3 // 2, self.best * 2), (self.best * 3 // 4, self.best // 2)):
+            if neighbour in self._tried and halfway not in self._tried and halfway not in (self.best, neighbour):
                 return halfway
         return None
 
@@ -319,9 +345,9 @@ class LazyInputs:
     Methods that take gradients at many derived points (IG's interpolations,
     SmoothGrad's noisy copies) hand one of these to `TargetModel.gradients`,
     so only one chunk of derived inputs exists at a time. Every chunk is
-    written into the same buffer — TensorFlow copies a numpy input when it
-    converts it, so a chunk is free to go once the gradient call returned,
-    and reusing the memory spares a fresh allocation per chunk.
+    written into the same buffer: `TargetModel.gradients` has finished with
+    a chunk (its results are read back) before the next one is built, so
+    reusing the memory is safe and spares a fresh allocation per chunk.
 
     Args:
         count: number of rows.
@@ -415,6 +441,14 @@ def logits_model(model, strip_softmax=False):
     outputs = linear(before)
     linear.set_weights(final.get_weights())
     return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
+
+
+def _has_graph(model):
+    """Whether ``model`` is a Sequential/Functional graph (a subclassed model has none)."""
+    try:
+        return bool(model.inputs) and bool(model.outputs)
+    except (AttributeError, ValueError):
+        return False
 
 
 def _is_softmax(layer):
