@@ -18,8 +18,11 @@ JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 setup: $(STAMP)
 
+# The venv sits below our package.json ("type": "module"); its own package.json keeps
+# node from reading JupyterLab's CommonJS helper scripts inside it as ES modules.
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
+	echo '{"type": "commonjs"}' > $(VENV)/package.json
 	$(BIN)/pip install --quiet --upgrade pip
 
 # node_modules first: the editable install's build hook bundles the JS with it.

@@ -1,6 +1,7 @@
 // The explorer widget's view: wires the pure modules (decode, colormap, compose,
 // stale filter, chart, controls) to the DOM. Display controls redraw the last
 // frame here, at once; compute controls change traits and the kernel streams frames.
+import { bytesOf, node } from "./dom.js";
 import { drawChart, SERIES } from "./chart.js";
 import { colorize, resolveName, splitTables } from "./colormap.js";
 import { composite, gainOf, interpolate, normalise, resample, rgbToRgba, zoomFor } from "./compose.js";
@@ -11,20 +12,6 @@ import { STYLE } from "./style.js";
 
 const IG = "integrated_gradients";
 const STEP_NAMES = { smoothgrad: "samples", integrated_gradients: "α-steps" };
-
-function node(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-function bytesOf(view) {
-  if (!view) return new Uint8Array(0);
-  if (view instanceof DataView) return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  if (view instanceof ArrayBuffer) return new Uint8Array(view);
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
 
 function formatNumber(value) {
   if (!Number.isFinite(value)) return "–";

@@ -1,35 +1,14 @@
 // The Summit view: class list (search, sort), class map, and the selected class's
 // attribution graph in SVG. Wires the pure modules to the DOM; all state is in
 // the widget's traits, and choosing a class only sets `selected`.
+import { bytesOf, node, svgNode } from "./dom.js";
 import { SORT_KEYS, visibleClasses } from "./summit_classes.js";
 import { scalePoints } from "./summit_embedding.js";
 import { edgePath, edgesOf, layoutGraph, spriteCell } from "./summit_layout.js";
 import { SUMMIT_STYLE } from "./summit_style.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const MAP_SIZE = { width: 220, height: 160 };
 const SORT_LABELS = { images: "most images", name: "name", index: "class index" };
-
-function node(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-function svgNode(tag, attributes = {}, text) {
-  const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-function bytesOf(view) {
-  if (!view) return new Uint8Array(0);
-  if (view instanceof DataView) return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  if (view instanceof ArrayBuffer) return new Uint8Array(view);
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
 
 function render({ model, el }) {
   const cleanups = [];

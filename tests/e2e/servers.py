@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parents[2]
 APPS = {"lab": ("lab", "lab/tree/{name}"), "notebook": ("notebook", "notebooks/{name}")}
 # Errors Jupyter's own front end raises with no widget on the page (reproduced on an empty
@@ -109,7 +111,12 @@ class JupyterServer:
         """Wait until a kernel exists and reports ``idle`` (it has started and imported nothing yet)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            kernels = self.api("/api/kernels")
+            try:
+                kernels = self.api("/api/kernels")
+            except urllib.error.HTTPError as error:  # the server may answer 500 while a kernel is starting
+                if error.code < 500:
+                    raise
+                kernels = []
             if kernels and all(kernel["execution_state"] == "idle" for kernel in kernels):
                 return kernels
             time.sleep(0.3)
@@ -130,3 +137,17 @@ def is_jupyters_own(app, error):
     bundle = JUPYTER_OWN_ERRORS.get((app, error.message))
     frames = [line.strip() for line in (error.stack or "").splitlines()[1:] if line.strip().startswith("at ")]
     return bundle is not None and bool(frames) and all(bundle in frame or "(index" in frame for frame in frames)
+
+
+def write_notebook(folder, name, cells):
+    """Write a notebook of code ``cells`` for the kernel ``python3`` and return its name."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(notebook, folder / name)
+    return name
+
+
+def run_all_cells(page):
+    page.get_by_role("menuitem", name="Run", exact=True).first.click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).first.click()

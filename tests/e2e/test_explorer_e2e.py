@@ -8,10 +8,9 @@ import json
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from .servers import is_jupyters_own
+from .servers import is_jupyters_own, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -79,19 +78,6 @@ OPACITY_WITHOUT_KERNEL = """() => {
 }"""
 
 
-def write_notebook(folder):
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nbformat.write(notebook, folder / "explorer.ipynb")
-    return "explorer.ipynb"
-
-
-def run_all_cells(page):
-    page.get_by_role("menuitem", name="Run", exact=True).first.click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).first.click()
-
-
 def wait_for_method(page, method, timeout=120_000):
     """Wait until ``method`` has drawn its last frame (fail at once on a traceback in the notebook)."""
     page.wait_for_function(
@@ -118,7 +104,7 @@ def select_method(page, method):
 
 
 def test_explorer_streams_slider_changes_into_the_canvas(browser, jupyter, e2e_dir):
-    name = write_notebook(jupyter.root)
+    name = write_notebook(jupyter.root, "explorer.ipynb", CELLS)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     problems, dialogs = [], []

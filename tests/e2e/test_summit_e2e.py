@@ -8,8 +8,9 @@ and the widget adds no console errors to the page.
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from .servers import run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,22 +53,9 @@ def ensure_summit_bundle():
         subprocess.run(["node", "js/build.mjs"], cwd=ROOT, check=True, capture_output=True, timeout=120)
 
 
-def write_notebook(folder):
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nbformat.write(notebook, folder / "summit.ipynb")
-    return "summit.ipynb"
-
-
-def run_all_cells(page):
-    page.get_by_role("menuitem", name="Run", exact=True).first.click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).first.click()
-
-
 def test_summit_graph_renders_and_redraws_for_another_class(browser, jupyter, e2e_dir):
     ensure_summit_bundle()
-    name = write_notebook(jupyter.root)
+    name = write_notebook(jupyter.root, "summit.ipynb", CELLS)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     problems, dialogs = [], []

@@ -1,0 +1,24 @@
+// DOM helpers shared by the widgets. Text always goes in through textContent,
+// never as HTML, so class names and error messages cannot inject markup.
+const SVG = "http://www.w3.org/2000/svg";
+
+export function node(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+export function svgNode(tag, attributes = {}, text) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+// A binary trait arrives as a DataView (anywidget), an ArrayBuffer or a typed array.
+export function bytesOf(view) {
+  if (!view) return new Uint8Array(0);
+  if (view instanceof ArrayBuffer) return new Uint8Array(view);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
