@@ -9,17 +9,7 @@ from xai_widgets._backend import keras
 from xai_widgets.methods.cam import GradCAM, GradCAMPlusPlus
 from xai_widgets.model import as_target_model
 
-from .helpers import assert_close, small_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return small_cnn()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(1).uniform(size=(3, 8, 8, 3)).astype("float32")
+from .helpers import assert_close
 
 
 def sequential_cnn():

@@ -6,12 +6,7 @@ import pytest
 import xai_widgets as xw
 from xai_widgets.methods.gradient import GradientXInput, Saliency
 
-from .helpers import assert_close, linear_model, reference_gradient, small_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return small_cnn()
+from .helpers import assert_close, linear_model, reference_gradient
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,9 @@ import xai_widgets as xw
 from xai_widgets.methods.integrated import RULES, IntegratedGradients, quadrature
 from xai_widgets.model import as_target_model
 
-from .helpers import assert_close, linear_model, reference_gradient, small_cnn
+from .helpers import assert_close, linear_model, reference_gradient
 
 ALL_STEPS = [(rule, 7) for rule in RULES] + [("riemann_trapezoid", "auto")]
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return small_cnn()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(1).uniform(size=(3, 8, 8, 3)).astype("float32")
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,7 @@ import xai_widgets as xw
 from xai_widgets._backend import keras
 from xai_widgets.model import ChunkSizer, TargetModel, as_target_model
 
-from .helpers import linear_model, reference_gradient, small_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return small_cnn()
+from .helpers import linear_model, reference_gradient
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,7 @@ import xai_widgets as xw
 from xai_widgets.methods.smoothgrad import NoiseSource, SmoothGrad, standard_normal
 from xai_widgets.model import as_target_model
 
-from .helpers import assert_close, reference_gradient, small_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return small_cnn()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(1).uniform(size=(3, 8, 8, 3)).astype("float32")
+from .helpers import assert_close, reference_gradient
 
 
 def squares(inputs):
