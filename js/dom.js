@@ -22,3 +22,22 @@ export function bytesOf(view) {
   if (view instanceof ArrayBuffer) return new Uint8Array(view);
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
+
+// Mounts a widget's root (with its stylesheet) in `el` and returns it with
+// `listen(event, handler)`, which subscribes to the model, and `unmount()`,
+// which drops every subscription and the root again.
+export function mount(model, el, className, style) {
+  const root = node("div", className);
+  root.append(node("style", "", style));
+  el.append(root);
+  const subscriptions = [];
+  const listen = (event, handler) => {
+    model.on(event, handler);
+    subscriptions.push(() => model.off(event, handler));
+  };
+  const unmount = () => {
+    for (const unsubscribe of subscriptions) unsubscribe();
+    root.remove();
+  };
+  return { root, listen, unmount };
+}

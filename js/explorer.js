@@ -1,7 +1,7 @@
 // The explorer widget's view: wires the pure modules (decode, colormap, compose,
 // stale filter, chart, controls) to the DOM. Display controls redraw the last
 // frame here, at once; compute controls change traits and the kernel streams frames.
-import { bytesOf, node } from "./dom.js";
+import { bytesOf, mount, node } from "./dom.js";
 import { drawChart, SERIES } from "./chart.js";
 import { colorize, resolveName, splitTables } from "./colormap.js";
 import { composite, gainOf, interpolate, normalise, resample, rgbToRgba, zoomFor } from "./compose.js";
@@ -37,14 +37,7 @@ function displayControls(names) {
 }
 
 function render({ model, el }) {
-  const cleanups = [];
-  const listen = (event, handler) => {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  };
-  const root = node("div", "xw-explorer");
-  root.append(node("style", "", STYLE));
-  el.append(root);
+  const { root, listen, unmount } = mount(model, el, "xw-explorer", STYLE);
 
   // ------------------------------------------------------------------ layout
   const title = node("div", "xw-title");
@@ -370,10 +363,7 @@ function render({ model, el }) {
     });
   }
 
-  return () => {
-    for (const cleanup of cleanups) cleanup();
-    root.remove();
-  };
+  return unmount;
 }
 
 export default { render };

@@ -1,7 +1,7 @@
 // The Summit view: class list (search, sort), class map, and the selected class's
 // attribution graph in SVG. Wires the pure modules to the DOM; all state is in
 // the widget's traits, and choosing a class only sets `selected`.
-import { bytesOf, node, svgNode } from "./dom.js";
+import { bytesOf, mount, node, svgNode } from "./dom.js";
 import { SORT_KEYS, visibleClasses } from "./summit_classes.js";
 import { scalePoints } from "./summit_embedding.js";
 import { edgePath, edgesOf, layoutGraph, spriteCell } from "./summit_layout.js";
@@ -11,19 +11,12 @@ const MAP_SIZE = { width: 220, height: 160 };
 const SORT_LABELS = { images: "most images", name: "name", index: "class index" };
 
 function render({ model, el }) {
-  const cleanups = [];
-  const listen = (event, handler) => {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  };
+  const { root, listen, unmount } = mount(model, el, "xw-summit", SUMMIT_STYLE);
   const select = (index) => {
     model.set("selected", index);
     model.save_changes();
   };
 
-  const root = node("div", "xw-summit");
-  root.append(node("style", "", SUMMIT_STYLE));
-  el.append(root);
 
   const status = node("div", "xw-summit-status");
   const progress = node("div", "xw-progress");
@@ -223,9 +216,8 @@ function render({ model, el }) {
   drawGraph();
 
   return () => {
-    for (const cleanup of cleanups) cleanup();
     if (spriteUrl) URL.revokeObjectURL(spriteUrl);
-    root.remove();
+    unmount();
   };
 }
 
