@@ -52,7 +52,7 @@ class Floor:
     def run(self, size=None):
         size = size or self.size
         for start in range(0, len(self.inputs), size):
-            grads, outputs = self.step(self.inputs[start:start + size], self.targets[start:start + size])
+            grads, outputs, _ = self.step(self.inputs[start:start + size], self.targets[start:start + size])
             grads.numpy(), outputs.numpy()
 
     def tune(self, sizes=CHUNK_SIZES, repeats=3, limit=None):

@@ -17,12 +17,14 @@ Methods never call the Keras model directly; they build the inputs they need
 
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._backend import keras, tf
 
 OUTPUT_MODES = (None, "logits")
+ARGMAX = -1  # as a target of `TargetModel.gradients`: the input's own arg-max class, chosen in the same pass
 
 
 class TargetModel:
@@ -152,17 +154,36 @@ class TargetModel:
         for the rows ``start:stop`` of ``inputs``. Methods consume the chunks
         as they come, so memory stays bounded by the chunk size. ``inputs`` is
         an array or a `LazyInputs` that builds each chunk only when it is due.
+
+        A target of `ARGMAX` (−1) asks for the arg-max class of that input,
+        found in the same compiled pass (no separate forward pass); the class
+        used is written back into ``targets``, which must then be an int32
+        numpy array.
         """
         if not isinstance(inputs, LazyInputs):
             inputs = np.asarray(inputs, dtype=np.float32)
+        given = targets
         targets = np.asarray(targets, dtype=np.int32)
+        resolve = bool((targets == ARGMAX).any())
+        if resolve and targets is not given:  # the caller would never see the classes
+            raise ValueError("targets holding ARGMAX must be an int32 numpy array; the classes used go into it.")
         step = self._compiled_function("gradient", inputs.shape[1:])
-        for start, stop in self.chunks(inputs, batch_size):
+        sizer = self._chunk_sizer(inputs.shape[1:], batch_size)
+
+        def run(start, stop, chunk):
             began = time.perf_counter()
-            grads, outputs = step(inputs[start:stop], targets[start:stop])
-            grads, outputs = grads.numpy(), outputs.numpy()
-            self._chunk_sizer(inputs.shape[1:], batch_size).record(stop - start, time.perf_counter() - began)
-            yield start, stop, grads, outputs
+            grads, outputs, used = step(chunk, targets[start:stop])
+            if resolve:
+                targets[start:stop] = used.numpy()
+            return grads.numpy(), outputs.numpy(), time.perf_counter() - began
+
+        if not sizer.settled:  # still timing chunk sizes: one chunk at a time, each timed alone
+            for start, stop in self.chunks(inputs, batch_size):
+                grads, outputs, seconds = run(start, stop, inputs[start:stop])
+                sizer.record(stop - start, seconds)
+                yield start, stop, grads, outputs
+            return
+        yield from _pipelined(run, inputs, list(self.chunks(inputs, batch_size)))
 
     def layer_gradients(self, inputs, targets, layer, batch_size=None):
         """Yield ``(start, stop, activations, gradients, outputs)`` for a layer of the Keras model.
@@ -229,8 +250,9 @@ class TargetModel:
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             logits = self._call(inputs)
+            targets = tf.where(targets == ARGMAX, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
             outputs = tf.gather(logits, targets, axis=1, batch_dims=1)
-        return tape.gradient(outputs, inputs), outputs
+        return tape.gradient(outputs, inputs), outputs, targets
 
     def _layer_gradient(self, split, inputs, targets):
         self.traces += 1
@@ -254,23 +276,24 @@ class ChunkSizer:
     Each candidate size is compared with the best size so far in alternation
     (candidate, best, candidate, best, …, three runs each), so that load from
     other processes, which comes and goes, weighs on both alike; a size's
-    first run ever is dropped (one-off costs of a new shape) and the faster
-    of its other runs counts. Candidates double from 8 while each is more
-    than 3 % faster than the best; if doubling never beat 8, they halve
-    instead while each is at most 3 % slower (on two CPU cores a large
-    network such as MobileNetV2 can be fastest in chunks of 8 or fewer);
-    then the sizes halfway to the best one's neighbours are tried (e.g. 48
-    and 24 around 32). A larger size replaces the best only when it is more
-    than 3 % faster, a smaller one when it is at most 3 % slower: within 3 %
-    the difference is noise, and a smaller chunk needs less memory and
-    streams partial results sooner. Until settled, chunks run at the sizes
-    being compared; afterwards always at the best one. The largest candidate
-    is bounded by memory: about 64 MB of input floats per chunk.
+    first run ever is dropped (one-off costs of a new shape) and the fastest
+    of its other runs counts. A candidate replaces the best when it is faster
+    per input, by any margin: larger chunks only amortise fixed costs until
+    caches overflow, so the time per input is flat near the optimum and a
+    margin (e.g. "keep the smaller size unless the larger is 3 % faster")
+    stops the search early on a 2-core machine, where MobileNetV2 runs 8 %
+    faster in chunks of 48 than of 16 in steps of 3–5 %. Candidates double
+    from 8 while each wins; if doubling never beat 8, they halve instead
+    while each wins (on two CPU cores a large network can be fastest in
+    chunks of 8 or fewer); then the sizes halfway to the best one's
+    neighbours are tried (e.g. 48 and 24 around 32). Until settled, chunks
+    run at the sizes being compared; afterwards always at the best one. The
+    largest candidate is bounded by memory: about 64 MB of input floats per
+    chunk.
     """
 
     FIRST = 8
     RUNS_PER_SIZE = 3
-    LEVEL = 1.03  # within this factor of each other, two sizes count as equally fast
 
     def __init__(self, floats_per_input):
         self.limit = int(max(1, min(256, (16 * 2**20) // max(1, floats_per_input))))
@@ -319,7 +342,7 @@ class ChunkSizer:
 
     def _following(self, candidate, ratio):
         """Adopt ``candidate`` if it wins (``ratio`` = its time / the best's) and return the next one, or None."""
-        adopted = ratio <= self.LEVEL if candidate < self.best else ratio * self.LEVEL < 1.0
+        adopted = ratio < 1.0
         if adopted:
             self.best = candidate
         first = min(self.FIRST, self.limit)
@@ -344,36 +367,64 @@ class LazyInputs:
 
     Methods that take gradients at many derived points (IG's interpolations,
     SmoothGrad's noisy copies) hand one of these to `TargetModel.gradients`,
-    so only one chunk of derived inputs exists at a time. Every chunk is
-    written into the same buffer: `TargetModel.gradients` has finished with
-    a chunk (its results are read back) before the next one is built, so
-    reusing the memory is safe and spares a fresh allocation per chunk.
+    so only a chunk or two of derived inputs exist at a time. Chunks are
+    written into two buffers in turn: `TargetModel.gradients` builds the next
+    chunk while the compiled gradient of the current one runs, and has
+    finished with a chunk before the one after the next is built, so reusing
+    the memory is safe and spares a fresh allocation per chunk.
 
     Args:
         count: number of rows.
         sample_shape: shape of one row, e.g. ``(H, W, C)``.
         fill: ``fill(start, stop, out)`` writes rows ``start:stop`` into the
-            float32 array ``out`` of shape ``(stop − start, *sample_shape)``.
+            float32 array ``out`` of shape ``(stop − start, *sample_shape)``;
+            it is called for consecutive row ranges in order.
     """
 
     def __init__(self, count, sample_shape, fill):
         self.shape = (int(count), *sample_shape)
         self._fill = fill
-        self._buffer = None
+        self._buffers = [None, None]
+        self._turn = 0
 
     def __len__(self):
         return self.shape[0]
 
     def __getitem__(self, rows):
         count = rows.stop - rows.start
-        if self._buffer is None or len(self._buffer) < count:
-            self._buffer = np.empty((count, *self.shape[1:]), dtype=np.float32)
-        chunk = self._buffer[:count]
+        self._turn ^= 1
+        buffer = self._buffers[self._turn]
+        if buffer is None or len(buffer) < count:
+            buffer = self._buffers[self._turn] = np.empty((count, *self.shape[1:]), dtype=np.float32)
+        chunk = buffer[:count]
         self._fill(rows.start, rows.stop, chunk)
         return chunk
 
 
+def _pipelined(run, inputs, ranges):
+    """Yield ``(start, stop, grads, outputs)`` with the next chunk's gradient running meanwhile.
+
+    ``run(start, stop, chunk)`` (the compiled gradient) works in a helper
+    thread; TensorFlow releases the GIL while it computes, so building the
+    next chunk's inputs (noise, interpolations) and the caller's work on
+    this chunk's gradients (running sums) overlap with it instead of adding
+    to it. At most one chunk is in flight: if the caller stops early, that
+    one finishes and is dropped.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xai-widgets-gradients") as worker:
+        start, stop = ranges[0]
+        pending = worker.submit(run, start, stop, inputs[start:stop])
+        for index, (start, stop) in enumerate(ranges):
+            following = ranges[index + 1] if index + 1 < len(ranges) else None
+            chunk = inputs[following[0]:following[1]] if following else None  # built while `pending` runs
+            grads, outputs, _ = pending.result()
+            if following:
+                pending = worker.submit(run, *following, chunk)
+            yield start, stop, grads, outputs
+
 class _FixedSize:
+    settled = True
+
     def __init__(self, size):
         self.size = size
 

@@ -5,6 +5,7 @@ import pytest
 
 import xai_widgets as xw
 from xai_widgets.methods.gradient import GradientXInput, Saliency
+from xai_widgets.model import ARGMAX, TargetModel
 
 from .helpers import assert_close, linear_model, reference_gradient
 
@@ -39,6 +40,22 @@ def test_target_none_explains_the_arg_max_class(cnn, images):
     a = xw.saliency(cnn, images)
     np.testing.assert_array_equal(a.target, np.argmax(cnn(images).numpy(), axis=1))
     assert_close(a.values, xw.saliency(cnn, images, a.target).values, rel=0)
+
+
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_target_none_picks_the_class_in_the_gradient_pass_without_a_forward_pass(cnn, images, batch_size):
+    wrapped = TargetModel(cnn)
+    chosen = xw.gradient_x_input(wrapped, images, batch_size=batch_size)
+    explicit = xw.gradient_x_input(wrapped, images, np.argmax(cnn(images).numpy(), axis=1), batch_size=batch_size)
+    np.testing.assert_array_equal(chosen.target, explicit.target)
+    np.testing.assert_array_equal(chosen.values, explicit.values)
+    np.testing.assert_array_equal(chosen.outputs, explicit.outputs)
+    assert not any(kind == "forward" for kind, *_ in wrapped._compiled)  # no separate logits pass ran
+
+
+def test_arg_max_targets_must_come_in_an_array_that_can_receive_the_classes(cnn, images):
+    with pytest.raises(ValueError, match="int32 numpy array"):
+        list(TargetModel(cnn).gradients(images, [ARGMAX] * len(images)))
 
 
 def test_one_image_gives_unbatched_fields(cnn, images):

@@ -8,8 +8,10 @@ computation proceeds. The last item it yields is the full result, so
 ``explainer.stream(x, target)``.
 """
 
+import numpy as np
+
 from ..attribution import Attribution
-from ..model import as_target_model, check_batch_size
+from ..model import ARGMAX, as_target_model, check_batch_size
 
 METHODS = {}
 
@@ -25,6 +27,10 @@ class Explainer:
     """
 
     method = None
+    # Whether the method's one gradient pass per image can pick the arg-max
+    # target itself (saliency-like methods), sparing the forward pass that
+    # `target=None` otherwise needs first.
+    argmax_in_gradient_pass = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -59,8 +65,11 @@ class Explainer:
         ``_partials``.
         """
         images, single = self.model.prepare_inputs(x)
-        logits = self.model.logits(images, self.batch_size) if target is None else None
-        targets = self.model.select_targets(images, target, logits, self.batch_size)
+        if target is None and self.argmax_in_gradient_pass and self.model.num_classes is not None:
+            logits, targets = None, np.full(len(images), ARGMAX, dtype=np.int32)  # filled in by the pass
+        else:
+            logits = self.model.logits(images, self.batch_size) if target is None else None
+            targets = self.model.select_targets(images, target, logits, self.batch_size)
         partials = self._partials(images, targets, logits, **stream_options)
         return self._attributions(partials, targets, single)
 

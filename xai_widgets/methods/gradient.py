@@ -23,6 +23,7 @@ class Saliency(Explainer):
     """
 
     method = "saliency"
+    argmax_in_gradient_pass = True
 
     def _partials(self, images, targets, logits):
         gradients, outputs = gradient_batch(self.model, images, targets, self.batch_size)
@@ -43,9 +44,13 @@ class GradientXInput(Saliency):
 
 def gradient_batch(model, inputs, targets, batch_size=None):
     """All gradients and target outputs of ``inputs`` at once (numpy)."""
-    gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be a LazyInputs
-    outputs = np.empty(len(inputs), dtype=np.float32)
+    gradients = outputs = None
     for start, stop, grads, values in model.gradients(inputs, targets, batch_size):
+        if stop - start == len(inputs):  # one chunk holds them all: no copy
+            return grads, values
+        if gradients is None:
+            gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be a LazyInputs
+            outputs = np.empty(len(inputs), dtype=np.float32)
         gradients[start:stop], outputs[start:stop] = grads, values
     return gradients, outputs
 
