@@ -162,11 +162,7 @@ class TargetModel:
         """
         if not isinstance(inputs, LazyInputs):
             inputs = np.asarray(inputs, dtype=np.float32)
-        given = targets
-        targets = np.asarray(targets, dtype=np.int32)
-        resolve = bool((targets == ARGMAX).any())
-        if resolve and targets is not given:  # the caller would never see the classes
-            raise ValueError("targets holding ARGMAX must be an int32 numpy array; the classes used go into it.")
+        targets, resolve = _writable_targets(targets)
         step = self._compiled_function("gradient", inputs.shape[1:])
         sizer = self._chunk_sizer(inputs.shape[1:], batch_size)
 
@@ -191,7 +187,8 @@ class TargetModel:
         ``activations[i]`` is the output A of ``layer`` (a layer of
         `keras_model`) for ``inputs[i]``, ``gradients[i] = ∂F_{targets[i]} / ∂A``
         and ``outputs[i] = F_{targets[i]}(inputs[i])`` (Grad-CAM's inputs). One
-        compiled function per layer, with a free batch dimension like `gradients`.
+        compiled function per layer, with a free batch dimension like `gradients`,
+        and `ARGMAX` targets resolved the same way.
         """
         if self.keras_model is None:
             raise ValueError(
@@ -199,10 +196,12 @@ class TargetModel:
                 f"{self.name!r} is a callable or a subclassed model."
             )
         inputs = np.asarray(inputs, dtype=np.float32)
-        targets = np.asarray(targets, dtype=np.int32)
+        targets, resolve = _writable_targets(targets)
         step = self._compiled_function("layer", inputs.shape[1:], layer)
         for start, stop in self.chunks(inputs, batch_size):
-            activations, grads, outputs = step(inputs[start:stop], targets[start:stop])
+            activations, grads, outputs, used = step(inputs[start:stop], targets[start:stop])
+            if resolve:
+                targets[start:stop] = used.numpy()
             yield start, stop, activations.numpy(), grads.numpy(), outputs.numpy()
 
     def chunks(self, inputs, batch_size=None):
@@ -250,7 +249,7 @@ class TargetModel:
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             logits = self._call(inputs)
-            targets = tf.where(targets == ARGMAX, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
+            targets = _resolve_argmax(targets, logits)
             outputs = tf.gather(logits, targets, axis=1, batch_dims=1)
         return tape.gradient(outputs, inputs), outputs, targets
 
@@ -258,8 +257,9 @@ class TargetModel:
         self.traces += 1
         with tf.GradientTape() as tape:
             activations, logits = split(inputs, training=False)
+            targets = _resolve_argmax(targets, logits)
             outputs = tf.gather(logits, targets, axis=1, batch_dims=1)
-        return activations, tape.gradient(outputs, activations), outputs
+        return activations, tape.gradient(outputs, activations), outputs, targets
 
     def _check_logits(self, logits):
         if logits.ndim != 2:
@@ -459,6 +459,20 @@ def layer_output(layer):
     `keras.layers.Layer` property gives the one in the enclosing graph.
     """
     return keras.layers.Layer.output.fget(layer)
+
+
+def _writable_targets(targets):
+    """``targets`` as int32 and whether it holds `ARGMAX` entries (then it must be the caller's own array)."""
+    array = np.asarray(targets, dtype=np.int32)
+    resolve = bool((array == ARGMAX).any())
+    if resolve and array is not targets:  # the caller would never see the classes used
+        raise ValueError("targets holding ARGMAX must be an int32 numpy array; the classes used go into it.")
+    return array, resolve
+
+
+def _resolve_argmax(targets, logits):
+    """In a compiled pass: `ARGMAX` targets replaced by each input's arg-max class."""
+    return tf.where(targets == ARGMAX, tf.argmax(logits, axis=1, output_type=tf.int32), targets)
 
 
 def check_batch_size(batch_size):

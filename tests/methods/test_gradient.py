@@ -43,10 +43,11 @@ def test_target_none_explains_the_arg_max_class(cnn, images):
 
 
 @pytest.mark.parametrize("batch_size", [None, 2])
-def test_target_none_picks_the_class_in_the_gradient_pass_without_a_forward_pass(cnn, images, batch_size):
+@pytest.mark.parametrize("method", ["gradient_x_input", "grad_cam_plus_plus"])
+def test_target_none_picks_the_class_in_the_gradient_pass_without_a_forward_pass(cnn, images, method, batch_size):
     wrapped = TargetModel(cnn)
-    chosen = xw.gradient_x_input(wrapped, images, batch_size=batch_size)
-    explicit = xw.gradient_x_input(wrapped, images, np.argmax(cnn(images).numpy(), axis=1), batch_size=batch_size)
+    chosen = xw.explain(wrapped, images, method, batch_size=batch_size)
+    explicit = xw.explain(wrapped, images, method, np.argmax(cnn(images).numpy(), axis=1), batch_size=batch_size)
     np.testing.assert_array_equal(chosen.target, explicit.target)
     np.testing.assert_array_equal(chosen.values, explicit.values)
     np.testing.assert_array_equal(chosen.outputs, explicit.outputs)

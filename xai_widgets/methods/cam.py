@@ -45,6 +45,7 @@ class GradCAM(Explainer):
     """
 
     method = "grad_cam"
+    argmax_in_gradient_pass = True
 
     def check_options(self, layer=None):
         self.layer = feature_layer(self.model, layer)
