@@ -2,14 +2,15 @@
 
 Run from the repository root (prints markdown tables):
 
-    python benchmarks/summit.py            # 512 images per run, 5 repeats, ~5 min on 2 busy cores
+    python benchmarks/summit.py            # 512 images per run, 5 repeats, ~6 min on 2 busy cores
     python benchmarks/summit.py --quick    # 128 images, 3 repeats
 
 The floor is `TargetModel`'s compiled batched gradient (one forward and one
 backward pass through the whole model) over the same images in the same
 batches of 32, results fetched as numpy (``common.Floor``); a second column
 uses the floor's fastest chunk size. Each summarize run is one full pass:
-the probe (channel maxima, kept channels, influences), the gathering through
+the probe (channel maxima, kept channels, influences into all or only the
+kept channels, ``gradient`` or ``summit`` influence), the gathering through
 the strategy, the counting and the dataset-example crops. The probe is traced
 once before timing (``first call`` reports that). Runs are interleaved with
 the floor, repeat by repeat, and the median ratio is reported (target: ≤ 1.5).
@@ -45,13 +46,13 @@ BATCH = 32
 def variants(model):
     """``{name: options}`` of the summarize runs to time on ``model``."""
     runs = {
-        "gradient influence, top_channels=8 (default)": {},
-        "gradient influence, top_channels=4": {"top_channels": 4},
-        "gradient influence, top_channels=16": {"top_channels": 16},
+        "gradient influence, into all channels (default)": {},
+        "gradient influence, into kept channels": {"into": "kept"},
     }
     try:
         xw.summarize(model, xw.zoo.shapes(2, seed=99)[:2], influence="summit", progress=False)
-        runs["summit influence, top_channels=8"] = {"influence": "summit"}
+        runs["summit influence, into all channels"] = {"influence": "summit"}
+        runs["summit influence, into kept channels"] = {"influence": "summit", "into": "kept"}
     except ValueError:
         pass  # the default layers are joined by blocks, not by one convolution
     return runs

@@ -1,7 +1,7 @@
 """Data-set computations on any `tf.distribute.Strategy`.
 
 Two pieces, shared by every computation over a whole data set
-(`attribute_dataset` here, `summarize` in `summit.py`):
+(`attribute_dataset` here, `summarize` in the `summit` package):
 
 - `batches` reads host batches ``(images, labels)`` from arrays or a
   ``tf.data.Dataset``, one batch at a time, so memory never grows with the

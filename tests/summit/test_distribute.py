@@ -43,12 +43,14 @@ MIRRORED_SCRIPT = textwrap.dedent("""
                    for a, b in zip(first.examples, second.examples)]
         return all(checks) and first.images == second.images
 
-    for name, build, influence in [("residual_gradient", residual_cnn, "gradient"),
-                                   ("single_summit", small_cnn, "summit")]:
+    for name, build, influence, into in [("residual_gradient", residual_cnn, "gradient", "all"),
+                                         ("residual_gradient_kept", residual_cnn, "gradient", "kept"),
+                                         ("single_gradient", small_cnn, "gradient", "all"),
+                                         ("single_summit", small_cnn, "summit", "all")]:
         model = build()
-        single = xw.summarize(model, (images, labels), batch_size=8, influence=influence, progress=False)
-        both = xw.summarize(model, (images, labels), batch_size=8, influence=influence, strategy=mirrored,
-                            progress=False)
+        options = dict(batch_size=8, influence=influence, into=into, progress=False)
+        single = xw.summarize(model, (images, labels), **options)
+        both = xw.summarize(model, (images, labels), strategy=mirrored, **options)
         report[name] = same_summary(single, both)
         report[name + "_edges"] = int(sum(len(influence.keys) for influence in single.influences))
 
@@ -80,8 +82,9 @@ def mirrored_report(scratch_dir):
 @pytest.mark.slow
 def test_summaries_on_two_mirrored_cpu_devices_equal_the_single_device_summary(mirrored_report):
     assert mirrored_report["replicas"] == 2
-    assert mirrored_report["residual_gradient"] and mirrored_report["single_summit"]
-    assert mirrored_report["residual_gradient_edges"] > 0 and mirrored_report["single_summit_edges"] > 0
+    runs = ("residual_gradient", "residual_gradient_kept", "single_gradient", "single_summit")
+    assert all(mirrored_report[name] for name in runs)
+    assert all(mirrored_report[name + "_edges"] > 0 for name in runs)
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ def model():
 
 @pytest.mark.parametrize("options, message", [
     (dict(mass=0), "mass"), (dict(mass=1.5), "mass"), (dict(top_k=0), "top_k"), (dict(top_channels=2.5), "top_channels"),
-    (dict(examples=0), "examples"), (dict(influence="lrp"), "influence"), (dict(progress="yes"), "progress"),
+    (dict(examples=0), "examples"), (dict(influence="lrp"), "influence"),
+    (dict(into="kept_only"), "into"), (dict(progress="yes"), "progress"),
     (dict(batch_size=0), "batch_size"), (dict(strategy="mirrored"), "tf.distribute.Strategy"),
     (dict(layers=["nope"]), "nope"), (dict(layers=["c2", "c1"]), "graph order"), (dict(layers=[]), "at least one"),
     (dict(layers=["c1", "c1"]), "distinct"),
