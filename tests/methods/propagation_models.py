@@ -162,7 +162,7 @@ def application(name, statistics="random"):
         randomise_batch_norms(model, np.random.default_rng(0), spread=0.1)
         return model
     images = np.random.default_rng(2).uniform(0.0, 1.0, (16, size, size, 3)).astype("float32")
-    probe = keras.Model(model.inputs, [layer.input for layer in norms])
+    probe = keras.Model(model.inputs[0], [layer.input for layer in norms])  # called on one tensor, not a list
     dropouts = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
     rates = [layer.rate for layer in dropouts]
     for layer in dropouts:  # training mode for the statistics, but no dropout (EfficientNet's drop-connect)

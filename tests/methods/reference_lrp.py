@@ -1,4 +1,4 @@
-"""An independent LRP reference in numpy, written layer by layer (tests only).
+"""An independent LRP (and DeepLIFT-RevealCancel) reference in numpy, written layer by layer (tests only).
 
 It shares no code with `xai_widgets.methods.propagation`: every layer of a
 plain chain of Conv2D / MaxPooling2D / AveragePooling2D /
@@ -232,3 +232,69 @@ def lrp(model, image, target, rules, parameters=None, bounds=(0.0, 1.0)):
             rule_index -= 1
             relevance = contributions(rules[rule_index], layer, a, flat_bounds, parameters)(relevance)
     return relevance.reshape(np.shape(image)), logits[target]
+
+
+# ------------------------------------------------------------ RevealCancel
+def reveal_cancel(model, image, baseline, target, small=1e-5):
+    """DeepLIFT-RevealCancel (Shrikumar et al. 2017, §3.5.3) of one image, with both parts carried as they are.
+
+    Every Δ is carried as its positive and negative parts (Δ⁺, Δ⁻); a linear
+    layer W maps them to (W⁺ᵀΔ⁺ + W⁻ᵀΔ⁻, W⁻ᵀΔ⁺ + W⁺ᵀΔ⁻); a ReLU y = f(z) gets
+
+        Δy⁺ = ½[f(z′ + Δz⁺) − f(z′)] + ½[f(z′ + Δz⁻ + Δz⁺) − f(z′ + Δz⁻)],  m⁺ = Δy⁺ / Δz⁺,
+
+    (Δy⁻, m⁻ likewise; f′(z) where |Δz±| ≤ ``small``·(|z| + |z′|)), and its
+    output parts start afresh as (max(Δy, 0), min(Δy, 0)). Multipliers go
+    back by the chain rule; A = m⁺Δx⁺ + m⁻Δx⁻. No max pooling.
+    """
+    layers = layers_of(model)
+    x_inputs, _ = forward(layers, image)
+    reference_inputs, _ = forward(layers, baseline)
+    change = x_inputs[0] - reference_inputs[0]
+    parts = (np.maximum(change, 0.0), np.minimum(change, 0.0))
+    first_parts, records = parts, []
+    for layer, a, a_reference in zip(layers, x_inputs, reference_inputs):
+        if layer.kind == "flatten":
+            continue
+        if layer.kind == "maxpool":
+            raise ValueError("the RevealCancel reference has no max pooling")
+        positive_weights, negative_weights = np.maximum(layer.matrix, 0.0), np.minimum(layer.matrix, 0.0)
+        positive, negative = parts
+        positive, negative = (positive @ positive_weights + negative @ negative_weights,
+                              positive @ negative_weights + negative @ positive_weights)
+        record = dict(positive_weights=positive_weights, negative_weights=negative_weights)
+        if layer.activation == "relu":
+            z, z_reference = layer.pre_activation(a), layer.pre_activation(a_reference)
+            record.update(_reveal_cancel_relu(z, z_reference, positive, negative, small))
+            output_change = np.maximum(z, 0.0) - np.maximum(z_reference, 0.0)
+            positive, negative = np.maximum(output_change, 0.0), np.minimum(output_change, 0.0)
+        records.append(record)
+        parts = (positive, negative)
+    positive_multiplier = np.zeros_like(parts[0])
+    positive_multiplier[target] = 1.0
+    negative_multiplier = positive_multiplier.copy()
+    for record in reversed(records):
+        if "output_change" in record:
+            unit = np.where(record["output_change"] > 0, positive_multiplier, negative_multiplier)
+            positive_multiplier, negative_multiplier = unit * record["plus"], unit * record["minus"]
+        w_plus, w_minus = record["positive_weights"], record["negative_weights"]
+        positive_multiplier, negative_multiplier = (w_plus @ positive_multiplier + w_minus @ negative_multiplier,
+                                                    w_minus @ positive_multiplier + w_plus @ negative_multiplier)
+    attribution = positive_multiplier * first_parts[0] + negative_multiplier * first_parts[1]
+    return attribution.reshape(np.shape(image))
+
+
+def _reveal_cancel_relu(z, z_reference, positive, negative, small):
+    def f(value):
+        return np.maximum(value, 0.0)
+
+    plus = 0.5 * (f(z_reference + positive) - f(z_reference)) + 0.5 * (
+        f(z_reference + negative + positive) - f(z_reference + negative))
+    minus = 0.5 * (f(z_reference + negative) - f(z_reference)) + 0.5 * (
+        f(z_reference + positive + negative) - f(z_reference + positive))
+    noise = small * (np.abs(z) + np.abs(z_reference))
+    slope = (z > 0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return dict(plus=np.where(np.abs(positive) > noise, plus / positive, slope),
+                    minus=np.where(np.abs(negative) > noise, minus / negative, slope),
+                    output_change=f(z) - f(z_reference))

@@ -7,9 +7,10 @@ import xai_widgets as xw
 from xai_widgets._backend import keras
 from xai_widgets.baselines import resolve_baseline
 
+from . import reference_lrp
 from .helpers import linear_model, reference_gradient
 from .propagation_models import (APPLICATIONS, application, application_images, branchy_net, chain_cnn,
-                                 everything_net)
+                                 everything_net, random_biases)
 
 RULES = ["rescale", "reveal_cancel"]
 
@@ -97,6 +98,27 @@ def test_reveal_cancel_reveals_contributions_that_cancel_where_rescale_shows_non
     # Δy⁺ = ½(relu(1) − 0) + ½(relu(0) − relu(−1)) = ½ over Δx⁺ = 1; Δy⁻ = −½ over Δx⁻ = −1
     np.testing.assert_allclose(reveal.values.ravel(), [0.5, -0.5], atol=1e-6)
     assert abs(reveal.delta) < 1e-6
+
+
+def relu_chain_without_max_pooling(seed=0):
+    """Conv/Conv(stride 2)/AvgPool/Flatten/Dense/Dense with ReLUs and random biases."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 3))
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    hidden = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu")(hidden)
+    hidden = keras.layers.Flatten()(keras.layers.AveragePooling2D(2)(hidden))
+    hidden = keras.layers.Dense(8, activation="relu")(hidden)
+    return random_biases(keras.Model(inputs, keras.layers.Dense(3)(hidden)), seed)
+
+
+@pytest.mark.parametrize("baseline", [0.0, 0.6])
+def test_reveal_cancel_matches_the_numpy_reference_that_carries_both_parts(baseline):
+    model = relu_chain_without_max_pooling()
+    images = images_for(model, 2, seed=3)
+    for image, target in zip(images, [0, 2]):
+        expected = reference_lrp.reveal_cancel(model, image, np.full_like(image, baseline), target)
+        result = xw.deeplift(model, image, target=target, baseline=baseline, rule="reveal_cancel")
+        assert np.abs(result.values - expected).max() <= 1e-4 * np.abs(expected).max()
 
 
 def test_reveal_cancel_and_rescale_differ_but_both_sum_to_delta():

@@ -180,3 +180,30 @@ def test_methods_run_by_name_through_explain(method):
     direct = getattr(xw, method)(model, images, target=[0, 1])
     np.testing.assert_array_equal(by_name.values, direct.values)
     assert by_name.method == method
+
+
+def list_input_models():
+    """Functional models whose input structure is a one-element list, at the top and nested."""
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    flat = keras.Model([inputs], keras.layers.Flatten()(features), name="list_input_features")
+    outer = keras.Input((8, 8, 3))
+    return [keras.Model([inputs], keras.layers.Dense(3)(keras.layers.Flatten()(features))),
+            keras.Model([outer], keras.layers.Dense(3)(flat(outer)))]
+
+
+@pytest.mark.filterwarnings("error::UserWarning")
+@pytest.mark.parametrize("make", METHODS)
+def test_the_walk_calls_list_input_models_without_a_structure_warning(make):
+    for model in list_input_models():
+        result = make(model)(images_for(model, 2), target=[0, 2])
+        assert np.isfinite(result.values).all() and np.abs(result.values).max() > 0
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("error::UserWarning")
+def test_a_calibrated_keras_application_is_built_and_explained_without_a_structure_warning():
+    # the BatchNorm calibration once called a probe model built on `model.inputs` (a list) with one tensor
+    model = application.__wrapped__("MobileNetV2", "calibrated")
+    result = xw.lrp(model, application_images("MobileNetV2"), rule="epsilon")
+    assert np.isfinite(result.values).all() and np.abs(result.values).max() > 0

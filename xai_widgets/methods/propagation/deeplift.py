@@ -36,7 +36,7 @@ import numpy as np
 
 from ..._backend import tf
 from ...baselines import NAMED, resolve_baseline
-from .graph import LINEAR_KINDS, pull_back
+from .graph import LINEAR_KINDS, fused_elementwise, pull_back
 from .walk import PropagationExplainer, RuleSet, chain_rule
 
 # Where |Δx| is below this fraction of |x| + |x′| (about 80 float32 rounding steps), the slope Δy/Δx is
@@ -129,108 +129,96 @@ def _inputs(step, state):
 
 
 class RevealCancelRules(RescaleRules):
-    """DeepLIFT-RevealCancel: multipliers for the positive and negative parts (m⁺, m⁻) of every Δ."""
+    """DeepLIFT-RevealCancel: multipliers for the positive and negative parts (m⁺, m⁻) of every Δ.
+
+    The parts travel in a form that costs one pass per layer each way. Forward,
+    each Δ carries its spread S = Δ⁺ − Δ⁻ ≥ 0, so Δ± = (Δ ± S) / 2: through a
+    linear map L, Δ⁺_out = L⁺Δ⁺ + L⁻Δ⁻ = ½(L Δ + |L| S), hence S_out = |L| S
+    (Δ_out is known from the two forward passes). Backward, the multipliers
+    travel as their mean m̄ = (m⁺ + m⁻) / 2 and half-difference
+    m̃ = (m⁺ − m⁻) / 2: since m⁺Δ⁺ + m⁻Δ⁻ = m̄ Δ + m̃ S, the mean goes back
+    through Lᵀ (the chain rule, as for Rescale) and the half-difference
+    through |L|ᵀ.
+    """
 
     rule = "reveal_cancel"
 
     def prepare(self, values, extras):
         state = super().prepare(values, extras)
-        start = _split(difference(self.graph.input, state))
-        state["parts"] = self.graph.forward(start, evaluate=lambda step, parts: self._parts(step, parts, state))
+        spread_at_input = tf.abs(difference(self.graph.input, state))
+        state["spread"] = self.graph.forward(spread_at_input,
+                                             evaluate=lambda step, spreads: self._spread(step, spreads, state))
         return state
 
-    def _parts(self, step, parts, state):
-        if step.kind in LINEAR_KINDS:  # N = Δ − P, with Δ known from the two forward passes
-            positive = _positive_part(step)(*[part for pair in parts for part in pair])
-            return positive, difference(step.output, state) - positive
-        return _split(difference(step.output, state))
+    def _spread(self, step, spreads, state):
+        if step.kind in LINEAR_KINDS:
+            return absolute_linear(step)(*spreads)
+        return tf.abs(difference(step.output, state))  # after a nonlinearity the parts start afresh
 
     def start(self, logits, targets, state):
         one_hot = super().start(logits, targets, state)
-        return one_hot, one_hot
+        return one_hot, tf.zeros_like(one_hot)
 
     def propagate(self, step, multipliers, state):
+        mean, half_difference = multipliers
         if step.kind in LINEAR_KINDS:
-            parts = [part for index in step.inputs for part in state["parts"][index]]
-            _, grads = pull_back(split_linear(step), parts, list(multipliers))
-            return [(grads[2 * k], grads[2 * k + 1]) for k in range(len(step.inputs))]
-        # a nonlinear step's output parts are (max(Δy, 0), min(Δy, 0)): one multiplier per unit
-        multiplier = tf.where(difference(step.output, state) > 0, *multipliers)
+            means = chain_rule(step, self.inputs_of(step, state), mean)
+            spreads = [state["spread"][index] for index in step.inputs]
+            _, half_differences = pull_back(absolute_linear(step), spreads, half_difference)
+            return list(zip(means, half_differences))
         if step.kind == "activation":
-            return [reveal_cancel(step, multiplier, state)]
-        return [(single, single) for single in NONLINEAR[step.kind](step, multiplier, state)]
+            return [reveal_cancel(step, multipliers, state)]
+        # a nonlinear step's output parts are (max(Δy, 0), min(Δy, 0)): one multiplier per unit
+        multiplier = tf.where(difference(step.output, state) > 0, mean + half_difference, mean - half_difference)
+        return [(single, tf.zeros_like(single)) for single in NONLINEAR[step.kind](step, multiplier, state)]
 
     def finish(self, multipliers, state):
-        positive, negative = _split(difference(self.graph.input, state))
-        return {"values": multipliers[0] * positive + multipliers[1] * negative,
+        mean, half_difference = multipliers
+        change = difference(self.graph.input, state)
+        return {"values": mean * change + half_difference * tf.abs(change),
                 "reference_logits": self.reference_logits(state)}
 
 
-def reveal_cancel(step, multiplier, state):
-    """(m⁺, m⁻) of an elementwise nonlinearity from the parts Δx⁺, Δx⁻ of its input (module doc)."""
+def reveal_cancel(step, multipliers, state):
+    """(m̄, m̃) at the input of an elementwise nonlinearity y = f(x) from (m̄, m̃) at its output (module doc)."""
     def f(value):
         return step.run([value])
 
     (x,), (reference,) = _inputs(step, state)
-    positive, negative = state["parts"][step.inputs[0]]
-    output, output_reference = state["values"][step.output], state["reference"][step.output]
-    after_positive, after_negative = f(reference + positive), f(reference + negative)
-    positive_change = 0.5 * (after_positive - output_reference) + 0.5 * (output - after_negative)
-    negative_change = 0.5 * (after_negative - output_reference) + 0.5 * (output - after_positive)
-    _, (derivative,) = pull_back(f, [x], multiplier)
-    return (_ratio(multiplier * positive_change, positive, derivative, x, reference),
-            _ratio(multiplier * negative_change, negative, derivative, x, reference))
+    change, spread = difference(step.inputs[0], state), state["spread"][step.inputs[0]]
+    positive = 0.5 * (change + spread)
+    negative = change - positive
+    cancel = f(x - negative) - f(x - positive)  # f(x′ + Δx⁺) − f(x′ + Δx⁻), as x′ + Δx± = x − Δx∓
+    _, (slope,) = pull_back(f, [x], tf.ones_like(x))
+    return _reveal_cancel_multipliers(*multipliers, difference(step.output, state), cancel, positive, negative,
+                                      slope, x, reference)
 
 
-def _split(difference):
-    return tf.maximum(difference, 0.0), tf.minimum(difference, 0.0)
+@fused_elementwise
+def _reveal_cancel_multipliers(mean, half_difference, output_change, cancel, positive, negative, slope, x,
+                               reference):
+    """Δy⁺ = ½(Δy + f(x′ + Δx⁺) − f(x′ + Δx⁻)), Δy⁻ = Δy − Δy⁺; m± = m·Δy± / Δx±; returns (m̄, m̃)."""
+    # the output's parts are (max(Δy, 0), min(Δy, 0)): one multiplier m per unit
+    multiplier = tf.where(output_change > 0, mean + half_difference, mean - half_difference)
+    positive_change = 0.5 * (output_change + cancel)
+    negative_change = output_change - positive_change
+    derivative = slope * multiplier
+    positive_multiplier = _ratio(multiplier * positive_change, positive, derivative, x, reference)
+    negative_multiplier = _ratio(multiplier * negative_change, negative, derivative, x, reference)
+    return 0.5 * (positive_multiplier + negative_multiplier), 0.5 * (positive_multiplier - negative_multiplier)
 
 
-def split_linear(step):
-    """``f(P₁, N₁, P₂, N₂, …) -> (P, N)``: a linear step applied to positive and negative parts.
-
-    Positive coefficients keep each part's sign, negative ones swap them, so
-    P = L⁺P_in + L⁻N_in; the parts add up to the whole difference, so
-    N = L(P_in + N_in) − P (one linear map instead of two). Offsets (biases)
-    do not change differences and are left out.
-    """
-    positive_part, linear = _positive_part(step), _without_offset(step)
-
-    def parts(*values):
-        positive = positive_part(*values)
-        wholes = [p + n for p, n in zip(values[0::2], values[1::2])]
-        return positive, linear(*wholes) - positive
-
-    return parts
-
-
-def _positive_part(step):
-    """``f(P₁, N₁, …) -> L⁺P + L⁻N`` of a linear step."""
+def absolute_linear(step):
+    """``f(v₁, v₂, …) -> |L| v``: a linear step with its coefficients replaced by their magnitudes, no offset."""
     if step.kind == "weighted":
-        def positive(positive_in, negative_in):
+        def absolute(value):
             params = step.params()
-            zero = tf.zeros_like(params["bias"])
-            return (step.call([positive_in], {"kernel": tf.maximum(params["kernel"], 0.0), "bias": zero})
-                    + step.call([negative_in], {"kernel": tf.minimum(params["kernel"], 0.0), "bias": zero}))
-        return positive
+            magnitudes = {"kernel": tf.abs(params["kernel"]), "bias": tf.zeros_like(params["bias"])}
+            return step.call([value], magnitudes)
+        return absolute
     if step.kind == "affine":
-        def positive(positive_in, negative_in):
-            scale = _affine_scale(step, positive_in)
-            return tf.maximum(scale, 0.0) * positive_in + tf.minimum(scale, 0.0) * negative_in
-        return positive
+        return lambda value: tf.abs(_affine_scale(step, value)) * value
     # pooling, merges and reshapes: non-negative coefficients, no offsets
-    return lambda *values: step.run(values[0::2])
-
-
-def _without_offset(step):
-    """``f(v₁, …) -> L v``: the linear step without its offset."""
-    if step.kind == "weighted":
-        def linear(value):
-            params = step.params()
-            return step.call([value], {"kernel": params["kernel"], "bias": tf.zeros_like(params["bias"])})
-        return linear
-    if step.kind == "affine":
-        return lambda value: _affine_scale(step, value) * value
     return lambda *values: step.run(values)
 
 
@@ -256,8 +244,9 @@ class DeepLIFT(PropagationExplainer):
         batch_size, output: as for every method.
 
     One call costs one pass over the images, one over the references and one
-    backward walk; a reference shared by all images (a constant such as the
-    default 0) is passed through the network once per chunk.
+    backward walk (RevealCancel: one more of each, for the spreads of the
+    differences and their multipliers); a reference shared by all images (a
+    constant such as the default 0) is passed through the network once per chunk.
 
     Example:
         >>> a = xw.DeepLIFT(model, baseline="blur", rule="reveal_cancel")(image)

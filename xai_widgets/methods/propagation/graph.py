@@ -27,7 +27,8 @@ Anything else raises an error that names the layer, its type and the method.
 `Graph.forward` and `Graph.backward` are the walk: forward evaluates the steps
 in topological order, backward hands each step the quantity (relevance,
 multiplier, gradient) that reached its output and sums what it passes to each
-input. `pull_back` is the one GradientTape call every rule uses.
+input. `pull_back` is the one GradientTape call every rule uses, and
+`fused_elementwise` compiles a rule's elementwise arithmetic with XLA.
 """
 
 from dataclasses import dataclass, field, replace
@@ -227,6 +228,16 @@ def pull_back(function, inputs, cotangent):
     grads = tape.gradient(outputs, sources, output_gradients=weights,
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return outputs, grads
+
+
+def fused_elementwise(function):
+    """``function`` (elementwise tensor arithmetic only) compiled by XLA into one loop per input shape.
+
+    As separate TensorFlow ops, each step of such arithmetic reads and writes
+    whole activations; in the propagation rules (LRP's ratios R / stabilise(z′),
+    RevealCancel's multipliers) that cost as much as the convolutions.
+    """
+    return tf.function(function, jit_compile=True, reduce_retracing=True, autograph=False)
 
 
 # --------------------------------------------------------------------- trace

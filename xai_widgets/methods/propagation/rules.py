@@ -3,47 +3,51 @@
 For a linear layer z_j = Σ_i a_i w_ij + b_j, every rule redistributes the
 relevance R_j of the outputs to the inputs as
 
-    R_i = Σ_groups  scale · Σ_terms  a'_i · Σ_j w'_ij · mask_j · R_j / stabilise(z'_j),
-    z'_j = Σ_terms  sign · (Σ_i a'_i w'_ij + b'_j),
+    R_i = Σ_groups  scale · Σ_terms  c · a'_i · Σ_j w'_ij · mask_j · R_j / stabilise(z'_j),
+    z'_j = Σ_terms  c · (Σ_i a'_i w'_ij + b'_j),
 
 where a' = term.inputs(a) and (w', b') = term.weights(w, b) are modified
-copies of the inputs and parameters (Bach et al. 2015; Montavon et al. 2019,
-"Layer-wise relevance propagation: an overview"). The inner sum over j is a
-vector-Jacobian product, computed once for all rules in `redistribute`.
+copies of the inputs and parameters and c is the term's coefficient (Bach et
+al. 2015; Montavon et al. 2019, "Layer-wise relevance propagation: an
+overview"). The inner sum over j is a vector-Jacobian product, computed once
+for all rules in `redistribute`; a term that several groups share is
+evaluated once, and the unmodified layer's z is taken from the forward pass.
 
 Conventions (those of zennit, so results agree with it): stabilise(z) =
 z + ε·sign(z) with sign(0) = +1; ZPlus and AlphaBeta use the generalised form
 that also handles negative inputs (x⁻w⁻ terms), with max(b, 0) and min(b, 0)
 in the positive and negative denominators; Gamma adds γ times the positive
-(or negative) weights and splits by the sign of the output; Flat sets inputs
-and weights to one and the bias to zero; WSquare squares weights and bias;
-ZBox subtracts the bounds' contributions l·w⁺ + h·w⁻.
+(or negative) weights and splits by the sign of the output (written as the
+unmodified layer plus ±γ times the positive contributions, see `gamma_rule`);
+Flat sets inputs and weights to one and the bias to zero; WSquare squares
+weights and bias; ZBox subtracts the bounds' contributions l·w⁺ + h·w⁻.
 
 A user-defined rule is another `Rule` value (give it its own ``name``).
 """
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 
 from ..._backend import tf
-from .graph import pull_back
+from .graph import fused_elementwise, pull_back
 
 DEFAULT_STABILIZER = 1e-6
 
 
 @dataclass(frozen=True)
 class Term:
-    """One modified copy of a layer: ``sign · layer(inputs(a), weights(w, b))``.
+    """One modified copy of a layer: ``coefficient · layer(inputs(a), weights(w, b))``.
 
     Attributes:
         inputs: ``inputs(a, bounds) -> a'``; ``bounds`` is ``(low, high)`` at
             the layer's input (only known for the first layer) or ``None``.
         weights: ``weights(name, value) -> value'`` for ``"kernel"`` and ``"bias"``.
-        sign: +1, or −1 for terms that are subtracted (ZBox's bounds).
+        coefficient: 1, −1 for terms that are subtracted (ZBox's bounds), ±γ in Gamma.
     """
 
     inputs: object
     weights: object
-    sign: float = 1.0
+    coefficient: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,6 @@ def all_ones(name, value):
     return tf.ones_like(value)
 
 
-def plus_gamma(gamma, part):
-    """w + γ·part(w) (the Gamma rule's weights)."""
-    return lambda name, value: value + gamma * part(name, value)
-
-
 def output_positive(z):
     return tf.cast(z > 0, z.dtype)
 
@@ -159,15 +158,23 @@ def alpha_beta_rule(alpha=2.0, beta=1.0):
 
 
 def gamma_rule(gamma=0.25):
-    """LRP-γ: weights w + γw⁺ favour positive contributions (w + γw⁻ for negative outputs)."""
+    """LRP-γ: weights w + γw⁺ favour positive contributions (w + γw⁻ for negative outputs).
+
+    By linearity both modified layers are the unmodified one plus a multiple
+    of the positive contributions z⁺ = a⁺w⁺ + a⁻w⁻ + max(b, 0):
+
+        z > 0:  a⁺(w + γw⁺) + a⁻(w + γw⁻) + b + γ·max(b, 0) = z + γz⁺,
+        z < 0:  a⁺(w + γw⁻) + a⁻(w + γw⁺) + b + γ·min(b, 0) = (1 + γ)z − γz⁺,
+
+    so z⁺ is the only modified forward pass both share (z is known).
+    """
     gamma = float(gamma)
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0; got {gamma}.")
-    raised = plus_gamma(gamma, positive_part)
-    lowered = plus_gamma(gamma, negative_part)
+    contributions = _positive_contributions().terms
     return Rule("gamma", (
-        Group((Term(positive, raised), Term(negative, without_bias(lowered))), where=output_positive),
-        Group((Term(positive, lowered), Term(negative, without_bias(raised))), where=output_negative),
+        Group((Term(identity, keep), *_scaled(contributions, gamma)), where=output_positive),
+        Group((Term(identity, keep, 1.0 + gamma), *_scaled(contributions, -gamma)), where=output_negative),
     ), parameters=(("gamma", gamma),))
 
 
@@ -183,12 +190,16 @@ def wsquare_rule():
 
 def zbox_rule():
     """LRP-z^B for inputs in [l, h]: z_ij = a_i w_ij − l_i w⁺_ij − h_i w⁻_ij."""
-    return Rule("zbox", (Group((Term(identity, keep), Term(lowest, positive_part, sign=-1.0),
-                                Term(highest, negative_part, sign=-1.0))),), needs_bounds=True)
+    return Rule("zbox", (Group((Term(identity, keep), Term(lowest, positive_part, -1.0),
+                                Term(highest, negative_part, -1.0))),), needs_bounds=True)
 
 
 def _positive_contributions(scale=1.0):
     return Group((Term(positive, positive_part), Term(negative, without_bias(negative_part))), scale=scale)
+
+
+def _scaled(terms, factor):
+    return tuple(replace(term, coefficient=factor * term.coefficient) for term in terms)
 
 
 def _negative_contributions(scale):
@@ -233,7 +244,9 @@ def resolve(rule, options):
 # ------------------------------------------------------------- the template
 def stabilize(z, epsilon):
     """z + ε·sign(z) with sign(0) = +1."""
-    return z + epsilon * tf.where(z >= 0, 1.0, -1.0)
+    if epsilon == 0.0:
+        return z
+    return z + tf.where(z >= 0, epsilon, -epsilon)
 
 
 def redistribute(step, rule, inputs, relevance, output, bounds=None, nonnegative=False):
@@ -249,31 +262,74 @@ def redistribute(step, rule, inputs, relevance, output, bounds=None, nonnegative
         nonnegative: the inputs are known to be ≥ 0 (e.g. after a ReLU); terms
             of their negative parts are zero and are skipped.
     """
+    plan, copies = _plan(rule, nonnegative)
     params = step.params()
+    copy_params = [{name: modify(name, value) for name, value in params.items()} for _, modify in copies]
+    modified_inputs = {modify: [modify(value, bounds) for value in inputs] for modify in dict.fromkeys(
+        modify for modify, _ in copies)}
+    copy_inputs = [value for modify, _ in copies for value in modified_inputs[modify]]
     count = len(inputs)
+
+    def copy_outputs(*flat_inputs):
+        return [step.call(list(flat_inputs[k * count:(k + 1) * count]), copy_params[k]) for k in range(len(copies))]
+
+    def cotangents(outputs):
+        # the unmodified layer's z is known from the forward pass (its recomputation is then unused)
+        outputs = [output if copy == (identity, keep) else value for copy, value in zip(copies, outputs)]
+        return _cotangents(plan, len(copies), rule.stabilizer)(relevance, output, *outputs)
+
+    _, grads = pull_back(copy_outputs, copy_inputs, cotangents)
+    # copies that read the same modified inputs add their gradients before the one product a'·g
+    gradients = {}
+    for position, grad in enumerate(grads):
+        key = (copies[position // count][0], position % count)
+        gradients[key] = grad if key not in gradients else gradients[key] + grad
     totals = [None] * count
-    for group in rule.groups:
-        terms = [term for term in group.terms if not (nonnegative and term.inputs is negative)]
-        if not terms:
-            continue
-        term_inputs = [term.inputs(value, bounds) for term in terms for value in inputs]
-        term_params = [{name: term.weights(name, value) for name, value in params.items()} for term in terms]
-        mask = 1.0 if group.where is None else group.where(output)
-
-        def modified_output(*flat_inputs):
-            outputs = [step.call(list(flat_inputs[k * count:(k + 1) * count]), term_params[k])
-                       for k in range(len(terms))]
-            return tf.add_n([output if term.sign == 1.0 else term.sign * output
-                             for term, output in zip(terms, outputs)])
-
-        def weights(z):
-            return tf.math.divide_no_nan(relevance * mask, stabilize(z, rule.stabilizer))
-
-        # the unmodified layer (ε, LRP-0): z′ = z is known from the forward pass, no second forward needed
-        plain = len(terms) == 1 and terms[0].inputs is identity and terms[0].weights is keep
-        _, grads = pull_back(modified_output, term_inputs, weights(output) if plain else weights)
-        for position, (value, grad) in enumerate(zip(term_inputs, grads)):
-            share = value * grad if group.scale == 1.0 else group.scale * value * grad
-            index = position % count
-            totals[index] = share if totals[index] is None else totals[index] + share
+    for (modify, index), grad in gradients.items():
+        share = modified_inputs[modify][index] * grad
+        totals[index] = share if totals[index] is None else totals[index] + share
     return [tf.zeros_like(value) if total is None else total for value, total in zip(inputs, totals)]
+
+
+def _plan(rule, nonnegative):
+    """The rule's groups as ``(where, scale, ((copy index, coefficient), ...))`` and its distinct copies.
+
+    A copy is an (inputs, weights) modifier pair; one that several groups use
+    is evaluated and pulled back once. On inputs known to be ≥ 0, a⁻ terms
+    vanish and a⁺ = a.
+    """
+    groups = []
+    for group in rule.groups:
+        terms = [(identity if nonnegative and term.inputs is positive else term.inputs, term.weights,
+                  term.coefficient) for term in group.terms if not (nonnegative and term.inputs is negative)]
+        if terms:
+            groups.append((group, terms))
+    copies = list(dict.fromkeys((inputs, weights) for _, terms in groups for inputs, weights, _ in terms))
+    plan = tuple((group.where, group.scale, tuple((copies.index((inputs, weights)), coefficient)
+                                                  for inputs, weights, coefficient in terms))
+                 for group, terms in groups)
+    return plan, copies
+
+
+@functools.lru_cache(maxsize=None)
+def _cotangents(plan, copy_count, stabilizer):
+    """``f(R, z, z′₁, z′₂, …) -> [cotangent of each copy]``: Σ_groups c · scale · mask · R / stabilise(z′).
+
+    Compiled once per rule structure (`fused_elementwise`).
+    """
+    def cotangents(relevance, output, *outputs):
+        weights = [None] * copy_count
+        for where, scale, members in plan:
+            denominator = tf.add_n([_times(coefficient, outputs[k]) for k, coefficient in members])
+            masked = relevance if where is None else relevance * where(output)
+            ratio = _times(scale, tf.math.divide_no_nan(masked, stabilize(denominator, stabilizer)))
+            for k, coefficient in members:
+                share = _times(coefficient, ratio)
+                weights[k] = share if weights[k] is None else weights[k] + share
+        return weights
+
+    return fused_elementwise(cotangents)
+
+
+def _times(factor, value):
+    return value if factor == 1.0 else factor * value
