@@ -153,33 +153,38 @@ class TargetModel:
         ``outputs[i] = F_{targets[i]}(inputs[i])``, as float32 numpy arrays,
         for the rows ``start:stop`` of ``inputs``. Methods consume the chunks
         as they come, so memory stays bounded by the chunk size. ``inputs`` is
-        an array or a `LazyInputs` that builds each chunk only when it is due.
+        an array, or `AffineRows` that the compiled function builds itself,
+        chunk by chunk.
 
         A target of `ARGMAX` (−1) asks for the arg-max class of that input,
         found in the same compiled pass (no separate forward pass); the class
         used is written back into ``targets``, which must then be an int32
         numpy array.
         """
-        if not isinstance(inputs, LazyInputs):
+        if isinstance(inputs, AffineRows):
+            step = self._compiled_function("affine", inputs.shape[1:])
+            arguments = inputs.parts
+        else:
             inputs = np.asarray(inputs, dtype=np.float32)
+            step = self._compiled_function("gradient", inputs.shape[1:])
+            arguments = lambda start, stop: (inputs[start:stop],)  # noqa: E731
         targets, resolve = _writable_targets(targets)
-        step = self._compiled_function("gradient", inputs.shape[1:])
         sizer = self._chunk_sizer(inputs.shape[1:], batch_size)
 
         def run(start, stop, chunk):
             began = time.perf_counter()
-            grads, outputs, used = step(chunk, targets[start:stop])
+            grads, outputs, used = step(*chunk, targets[start:stop])
             if resolve:
                 targets[start:stop] = used.numpy()
             return grads.numpy(), outputs.numpy(), time.perf_counter() - began
 
         if not sizer.settled:  # still timing chunk sizes: one chunk at a time, each timed alone
             for start, stop in self.chunks(inputs, batch_size):
-                grads, outputs, seconds = run(start, stop, inputs[start:stop])
+                grads, outputs, seconds = run(start, stop, arguments(start, stop))
                 sizer.record(stop - start, seconds)
                 yield start, stop, grads, outputs
             return
-        yield from _pipelined(run, inputs, list(self.chunks(inputs, batch_size)))
+        yield from _pipelined(run, arguments, list(self.chunks(inputs, batch_size)))
 
     def layer_gradients(self, inputs, targets, layer, batch_size=None):
         """Yield ``(start, stop, activations, gradients, outputs)`` for a layer of the Keras model.
@@ -230,6 +235,11 @@ class TargetModel:
             target_spec = tf.TensorSpec((None,), tf.int32)
             if kind == "forward":
                 self._compiled[key] = tf.function(self._forward, input_signature=[spec])
+            elif kind == "affine":
+                index_spec, scale_spec = tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.float32)
+                self._compiled[key] = tf.function(
+                    self._affine_gradient, input_signature=[spec, spec, index_spec, index_spec, scale_spec, target_spec]
+                )
             elif kind == "layer":
                 split = keras.Model(self.keras_model.inputs[0], [layer_output(layer), self.keras_model.outputs[0]])
                 self._compiled[key] = tf.function(
@@ -246,6 +256,15 @@ class TargetModel:
 
     def _target_gradient(self, inputs, targets):
         self.traces += 1
+        return self._gradient(inputs, targets)
+
+    def _affine_gradient(self, bases, directions, base_index, direction_index, scale, targets):
+        self.traces += 1
+        scale = tf.reshape(scale, [-1] + [1] * (bases.shape.rank - 1))
+        inputs = tf.gather(bases, base_index) + scale * tf.gather(directions, direction_index)
+        return self._gradient(inputs, targets)
+
+    def _gradient(self, inputs, targets):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             logits = self._call(inputs)
@@ -362,65 +381,54 @@ class ChunkSizer:
         return None
 
 
-class LazyInputs:
-    """Rows ``(count, *sample_shape)`` that are built chunk by chunk.
+class AffineRows:
+    """Rows ``bases[a_r] + scale_r · directions[b_r]``, built inside the compiled gradient.
 
-    Methods that take gradients at many derived points (IG's interpolations,
-    SmoothGrad's noisy copies) hand one of these to `TargetModel.gradients`,
-    so only a chunk or two of derived inputs exist at a time. Chunks are
-    written into two buffers in turn: `TargetModel.gradients` builds the next
-    chunk while the compiled gradient of the current one runs, and has
-    finished with a chunk before the one after the next is built, so reusing
-    the memory is safe and spares a fresh allocation per chunk.
+    Integrated Gradients' points x′_p + α_r (x_p − x′_p) and SmoothGrad's
+    noisy copies x_i + σ_i ε_s both have this form, with few distinct bases
+    and directions per chunk. Handing `TargetModel.gradients` these parts
+    instead of the rows spares a numpy pass that writes every row and the
+    copy TensorFlow makes of a numpy input; the compiled function builds the
+    chunk's rows itself.
 
     Args:
         count: number of rows.
         sample_shape: shape of one row, e.g. ``(H, W, C)``.
-        fill: ``fill(start, stop, out)`` writes rows ``start:stop`` into the
-            float32 array ``out`` of shape ``(stop − start, *sample_shape)``;
-            it is called for consecutive row ranges in order.
+        parts: ``parts(start, stop)`` returns, for the rows ``start:stop``,
+            ``(bases, directions, base_index, direction_index, scale)``:
+            float32 arrays ``(B, *sample_shape)`` and ``(M, *sample_shape)``,
+            int32 indices into them and the float32 scales, one per row. It
+            is called for consecutive row ranges, in order.
     """
 
-    def __init__(self, count, sample_shape, fill):
+    def __init__(self, count, sample_shape, parts):
         self.shape = (int(count), *sample_shape)
-        self._fill = fill
-        self._buffers = [None, None]
-        self._turn = 0
+        self.parts = parts
 
     def __len__(self):
         return self.shape[0]
 
-    def __getitem__(self, rows):
-        count = rows.stop - rows.start
-        self._turn ^= 1
-        buffer = self._buffers[self._turn]
-        if buffer is None or len(buffer) < count:
-            buffer = self._buffers[self._turn] = np.empty((count, *self.shape[1:]), dtype=np.float32)
-        chunk = buffer[:count]
-        self._fill(rows.start, rows.stop, chunk)
-        return chunk
 
-
-def _pipelined(run, inputs, ranges):
+def _pipelined(run, arguments, ranges):
     """Yield ``(start, stop, grads, outputs)`` with the next chunk's gradient running meanwhile.
 
     ``run(start, stop, chunk)`` (the compiled gradient) works in a helper
-    thread; TensorFlow releases the GIL while it computes, so building the
-    next chunk's inputs (noise, interpolations) and the caller's work on
-    this chunk's gradients (running sums) overlap with it instead of adding
-    to it. At most one chunk is in flight: if the caller stops early, that
-    one finishes and is dropped.
+    thread; TensorFlow releases the GIL while it computes, so preparing the
+    next chunk's ``arguments(start, stop)`` (e.g. noise vectors) and the
+    caller's work on this chunk's gradients (running sums) overlap with it
+    instead of adding to it. At most one chunk is in flight: if the caller
+    stops early, that one finishes and is dropped.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xai-widgets-gradients") as worker:
-        start, stop = ranges[0]
-        pending = worker.submit(run, start, stop, inputs[start:stop])
+        pending = worker.submit(run, *ranges[0], arguments(*ranges[0]))
         for index, (start, stop) in enumerate(ranges):
             following = ranges[index + 1] if index + 1 < len(ranges) else None
-            chunk = inputs[following[0]:following[1]] if following else None  # built while `pending` runs
+            chunk = arguments(*following) if following else None  # prepared while `pending` runs
             grads, outputs, _ = pending.result()
             if following:
                 pending = worker.submit(run, *following, chunk)
             yield start, stop, grads, outputs
+
 
 class _FixedSize:
     settled = True

@@ -7,7 +7,7 @@ import pytest
 
 import xai_widgets as xw
 from xai_widgets._backend import keras
-from xai_widgets.model import ChunkSizer, LazyInputs, TargetModel, as_target_model
+from xai_widgets.model import AffineRows, ChunkSizer, TargetModel, as_target_model
 
 from .helpers import linear_model, reference_gradient
 
@@ -27,19 +27,27 @@ def test_gradients_match_an_eager_tape_per_image(cnn, images):
             assert outputs[row - start] == pytest.approx(score, rel=1e-5, abs=1e-6)
 
 
-def test_lazy_chunks_are_built_in_order_ahead_of_the_gradient_and_stay_intact(cnn, images):
-    """While chunk k's gradient runs, chunk k+1 is built into the other buffer: results equal the eager tape."""
-    wrapped, built = TargetModel(cnn), []
+def test_affine_rows_are_built_in_the_compiled_pass_one_chunk_ahead(cnn, images):
+    """Rows bases[a] + scale · directions[b]; chunk k+1's parts exist before chunk k is handed out."""
+    wrapped, asked = TargetModel(cnn), []
+    directions = np.random.default_rng(2).normal(size=(2, *images.shape[1:])).astype("float32")
+    scales = np.array([0.5, -1.0, 0.0, 2.0, 0.25], np.float32)
 
-    def fill(start, stop, out):
-        built.append(start)
-        out[:] = images[start:stop] * 0.5
+    def parts(start, stop):
+        asked.append(start)
+        rows = np.arange(start, stop)
+        return images, directions, rows.astype(np.int32), (rows % 2).astype(np.int32), scales[start:stop]
 
     targets = np.array([4, 3, 2, 1, 0])
-    for start, stop, grads, _ in wrapped.gradients(LazyInputs(5, images.shape[1:], fill), targets, batch_size=1):
-        expected, _ = reference_gradient(cnn, images[start] * 0.5, targets[start])
-        np.testing.assert_allclose(grads[0], expected, rtol=1e-5, atol=1e-6)
-        assert built == list(range(min(stop + 1, 5)))  # the next chunk exists before this one is handed out
+    rows = AffineRows(5, images.shape[1:], parts)
+    for start, stop, grads, outputs in wrapped.gradients(rows, targets, batch_size=2):
+        for row in range(start, stop):
+            point = images[row] + scales[row] * directions[row % 2]
+            expected, score = reference_gradient(cnn, point, targets[row])
+            np.testing.assert_allclose(grads[row - start], expected, rtol=1e-5, atol=1e-6)
+            assert outputs[row - start] == pytest.approx(score, rel=1e-5, abs=1e-6)
+        assert asked == [0, 2, 4][:min(start // 2 + 2, 3)]  # the next chunk's parts came first
+    assert wrapped.traces == 1
 
 
 def test_stopping_early_leaves_no_gradient_thread_running(cnn, images):

@@ -56,8 +56,8 @@ def test_antithetic_noise_comes_in_opposite_pairs_and_iid_does_not():
     antithetic, iid = NoiseSource(0, (size,), True), NoiseSource(0, (size,), False)
     drawn = {name: np.empty((4, size), np.float32) for name in ("antithetic", "iid")}
     for sample in range(4):
-        antithetic.write(sample, 1.0, drawn["antithetic"][sample])
-        iid.write(sample, 1.0, drawn["iid"][sample])
+        drawn["antithetic"][sample] = antithetic.vector(sample)
+        drawn["iid"][sample] = iid.vector(sample)
     np.testing.assert_array_equal(drawn["antithetic"][1], -drawn["antithetic"][0])
     np.testing.assert_array_equal(drawn["antithetic"][3], -drawn["antithetic"][2])
     assert np.abs(drawn["iid"][1] + drawn["iid"][0]).min() > 0
@@ -103,9 +103,9 @@ def test_smoothgrad_agrees_with_an_eager_tape_per_noisy_copy(cnn, images, varian
     ranges = images.reshape(3, -1).max(axis=1) - images.reshape(3, -1).min(axis=1)
     gradients = np.empty((samples, *images.shape), np.float32)
     for sample in range(samples):  # the same noise draws, then one eager tape per noisy copy
+        vector = source.vector(sample)
         for index, target in enumerate([0, 1, 4]):
-            epsilon = np.empty(images[index].size, np.float32)
-            source.write(sample, noise * ranges[index], epsilon)
+            epsilon = np.float32(noise * ranges[index]) * vector
             gradients[sample, index], _ = reference_gradient(cnn, images[index] + epsilon.reshape(8, 8, 3), target)
     expected = {"mean": gradients.mean(axis=0), "square": (gradients**2).mean(axis=0),
                 "var": gradients.var(axis=0)}[variant]

@@ -51,10 +51,7 @@ class Explainer:
 
     def __call__(self, x, target=None):
         """Attributions for ``x`` (one image or a batch) towards ``target``."""
-        result = None
-        for result in self.stream(x, target):
-            pass
-        return result
+        return self.stream(x, target).last()
 
     def stream(self, x, target=None, **stream_options):
         """Yield partial `Attribution` results; the last one equals ``self(x, target)``.
@@ -71,20 +68,54 @@ class Explainer:
             logits = self.model.logits(images, self.batch_size) if target is None else None
             targets = self.model.select_targets(images, target, logits, self.batch_size)
         partials = self._partials(images, targets, logits, **stream_options)
-        return self._attributions(partials, targets, single)
-
-    def _attributions(self, partials, targets, single):
-        for fields in partials:
-            yield Attribution.from_batch(single, method=self.method, target=targets,
-                                         options=dict(self.options), **fields)
+        return PartialStream(partials, lambda fields: Attribution.from_batch(
+            single, method=self.method, target=targets, options=dict(self.options), **fields))
 
     def _partials(self, images, targets, logits):
-        """Yield dicts of `Attribution` fields (batched: leading axis N)."""
+        """Yield the `Attribution` fields (batched: leading axis N) of each partial result.
+
+        An item is a dict, or a function returning one: a partial that costs
+        something to assemble (e.g. IG's integral up to α) is then only
+        assembled if it is taken, never when a plain call skips to the end.
+        Such a function is called before the generator resumes, if at all.
+        """
         raise NotImplementedError
 
     def __repr__(self):
         options = ", ".join(f"{key}={value!r}" for key, value in self.options.items())
         return f"{type(self).__name__}({self.model.name!r}{', ' if options else ''}{options})"
+
+
+class PartialStream:
+    """The partial `Attribution` results of one `Explainer.stream` call, each built when it is taken.
+
+    Iterate it for every partial; ``last()`` skips to the final result (what
+    calling the explainer returns) without assembling the partials before it.
+    """
+
+    def __init__(self, partials, build):
+        self._partials, self._build = partials, build
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._build(_fields(next(self._partials)))
+
+    def last(self):
+        """The final `Attribution`: the rest of the stream is computed, only its last partial assembled."""
+        fields = None
+        for fields in self._partials:
+            pass
+        return self._build(_fields(fields))
+
+    def close(self):
+        """Stop the computation (the chunk in flight, if any, finishes first)."""
+        self._partials.close()
+
+
+def _fields(item):
+    return item() if callable(item) else item
 
 
 def explain(model, x, method="integrated_gradients", target=None, **options):

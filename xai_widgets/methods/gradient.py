@@ -49,7 +49,7 @@ def gradient_batch(model, inputs, targets, batch_size=None):
         if stop - start == len(inputs):  # one chunk holds them all: no copy
             return grads, values
         if gradients is None:
-            gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be a LazyInputs
+            gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be AffineRows
             outputs = np.empty(len(inputs), dtype=np.float32)
         gradients[start:stop], outputs[start:stop] = grads, values
     return gradients, outputs

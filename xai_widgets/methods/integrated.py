@@ -29,12 +29,13 @@ A stack of K baselines gives the mean of the K attributions (the
 expected-gradients estimate of Erion et al., 2021).
 """
 
+import functools
 import numbers
 
 import numpy as np
 
 from ..baselines import NAMED, resolve_baseline
-from ..model import LazyInputs
+from ..model import AffineRows
 from .base import Explainer
 from .gradient import gradient_batch
 
@@ -85,12 +86,18 @@ class StraightPaths:
         self.differences = (images[np.newaxis] - baselines).reshape(self.count, -1)
         self.targets = np.tile(targets, self.baselines)
 
-    def points(self, paths, alphas, out):
-        """Write the inputs x′_p + α(x_p − x′_p) of rows given as path indices and α values into ``out``."""
-        rows = out.reshape(len(paths), -1)
-        for path, selected in rows_by_path(paths, self.count):
-            np.multiply.outer(alphas[selected].astype(np.float32), self.differences[path], out=rows[selected])
-            rows[selected] += self.starts[path]
+    def points(self, paths, alphas):
+        """`AffineRows` of the inputs x′_p + α(x_p − x′_p), for rows given as path indices and α values."""
+        alphas = np.asarray(alphas, dtype=np.float32)
+
+        def parts(start, stop):
+            used, index = np.unique(paths[start:stop], return_inverse=True)
+            index = index.astype(np.int32)
+            shape = (len(used), *self.sample_shape)
+            return (self.starts[used].reshape(shape), self.differences[used].reshape(shape), index, index,
+                    alphas[start:stop])
+
+        return AffineRows(len(paths), self.sample_shape, parts)
 
     def slopes(self, paths, gradients):
         """φ′(α) = (x − x′) · ∇F at each row: the integrand of Σ_i A_i."""
@@ -235,15 +242,13 @@ class IntegratedGradients(Explainer):
 
     def _gradients(self, paths, row_paths, row_alphas):
         """Yield ``(start, stop, gradients (flat), φ)`` for rows given as (path, α), chunk by chunk."""
-        inputs = LazyInputs(len(row_paths), paths.sample_shape,
-                            lambda start, stop, out: paths.points(row_paths[start:stop], row_alphas[start:stop], out))
+        inputs = paths.points(row_paths, row_alphas)
         for start, stop, grads, values in self.model.gradients(inputs, paths.targets[row_paths], self.batch_size):
             yield start, stop, grads.reshape(stop - start, -1), values
 
     def _evaluate(self, paths, row_paths, row_alphas):
         """All rows at once: ``(gradients (flat), φ, φ′)``."""
-        inputs = LazyInputs(len(row_paths), paths.sample_shape,
-                            lambda start, stop, out: paths.points(row_paths[start:stop], row_alphas[start:stop], out))
+        inputs = paths.points(row_paths, row_alphas)
         grads, values = gradient_batch(self.model, inputs, paths.targets[row_paths], self.batch_size)
         grads = grads.reshape(len(row_paths), -1)
         return grads, values, paths.slopes(row_paths, grads)
@@ -298,10 +303,8 @@ def _along_path(explainer, paths, outputs, alphas, weights):
                 gradients = grads[node * count - start:complete - start]
             if baseline_outputs is None:
                 baseline_outputs = path_values[0]
-            reached = integrals if node == steps - 1 else _before_cell_end(integrals, gradients,
-                                                                           cell_ends[node] - alphas[node])
-            yield _path_partial(paths, outputs, baseline_outputs, reached, node, alphas, weights, cell_ends,
-                                path_values, slopes)
+            yield functools.partial(_path_partial, paths, outputs, baseline_outputs, integrals, gradients, node,
+                                    alphas, weights, cell_ends, path_values, slopes)
         if stop > max(complete, start):  # the chunk ends inside a node: keep its gradients for that node's partial
             add(max(complete, start), stop, grads, values, start)
             first = max(complete, start) % count
@@ -313,9 +316,11 @@ def _before_cell_end(integrals, gradients, overshoot):
     return integrals - np.float32(overshoot) * gradients
 
 
-def _path_partial(paths, outputs, baseline_outputs, reached, node, alphas, weights, cell_ends, path_values,
-                  slopes):
+def _path_partial(paths, outputs, baseline_outputs, integrals, gradients, node, alphas, weights, cell_ends,
+                  path_values, slopes):
+    """The fields of the partial up to node α_k (``node``), from the integrals up to the end of its cell."""
     steps = len(alphas)
+    reached = integrals if node == steps - 1 else _before_cell_end(integrals, gradients, cell_ends[node] - alphas[node])
     done = slice(0, node + 1)
     # Σ_i A_i up to α_k: the integral of φ′ by the same rule, up to each node
     sums = np.cumsum(weights[done, np.newaxis] * slopes[done], axis=0)

@@ -19,11 +19,12 @@ but consistent gain — and pairs need half as many random numbers, which on
 a small CNN are a noticeable share of the cost.
 """
 
+import functools
 import numbers
 
 import numpy as np
 
-from ..model import LazyInputs
+from ..model import AffineRows
 from .base import Explainer
 
 VARIANTS = ("mean", "square", "var")
@@ -83,14 +84,15 @@ class SmoothGrad(Explainer):
         sigmas = self.options["noise"] * (flat_images.max(axis=1) - flat_images.min(axis=1))
         noise = NoiseSource(self.options["seed"], images.shape[1:], self.options["sampling"] == "antithetic")
 
-        def noisy_copies(start, stop, out):  # rows are sample-major: row = s·N + i
-            copies = out.reshape(stop - start, -1)
-            for row, index in enumerate(range(start, stop)):
-                sample, image = divmod(index, count)
-                noise.write(sample, sigmas[image], out=copies[row])
-                copies[row] += flat_images[image]
+        def noisy_copies(start, stop):  # rows are sample-major: row = s·N + i, the copy x_i + σ_i ε_s
+            samples_in_chunk, images_in_chunk = np.divmod(np.arange(start, stop), count)
+            first = samples_in_chunk[0]
+            vectors = np.stack([noise.vector(sample) for sample in range(first, samples_in_chunk[-1] + 1)])
+            used, image_index = np.unique(images_in_chunk, return_inverse=True)
+            return (images[used], vectors.reshape(-1, *images.shape[1:]), image_index.astype(np.int32),
+                    (samples_in_chunk - first).astype(np.int32), sigmas[images_in_chunk].astype(np.float32))
 
-        inputs = LazyInputs(samples * count, images.shape[1:], noisy_copies)
+        inputs = AffineRows(samples * count, images.shape[1:], noisy_copies)
         statistic = RunningStatistic(self.options["variant"], count, flat_images.shape[1])
         reported = 0
         for start, stop, grads, _ in self.model.gradients(inputs, np.tile(targets, samples), self.batch_size):
@@ -98,8 +100,13 @@ class SmoothGrad(Explainer):
             complete = stop // count
             if complete > reported:
                 reported = complete
-                yield dict(values=statistic.values().reshape(images.shape), outputs=outputs,
-                           progress=complete / samples, step=complete, total=samples, evaluations=complete)
+                yield functools.partial(_partial, statistic, images.shape, outputs, complete, samples)
+
+
+def _partial(statistic, shape, outputs, complete, samples):
+    """The fields of the partial after ``complete`` samples of every image."""
+    return dict(values=statistic.values().reshape(shape), outputs=outputs, progress=complete / samples,
+                step=complete, total=samples, evaluations=complete)
 
 
 class NoiseSource:
@@ -116,15 +123,14 @@ class NoiseSource:
         self.antithetic = antithetic
         self.index, self.latest = -1, None  # index of the latest draw (a sample, or a pair when antithetic)
 
-    def write(self, sample, scale, out):
-        """Write scale · ε_sample into ``out``; samples must come in non-decreasing order."""
+    def vector(self, sample):
+        """ε_sample (float32, flat); samples must come in non-decreasing order."""
         index = sample // 2 if self.antithetic else sample
         if index < self.index:
             raise ValueError("noise vectors must be asked for in order")
         while self.index < index:
             self.latest, self.index = standard_normal(self.rng, self.size), self.index + 1
-        sign = -1.0 if self.antithetic and sample % 2 else 1.0
-        np.multiply(self.latest, np.float32(sign * scale), out=out)
+        return -self.latest if self.antithetic and sample % 2 else self.latest
 
 
 def standard_normal(rng, size):
