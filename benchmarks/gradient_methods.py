@@ -85,10 +85,10 @@ def speed_tables(quick):
     mobile_images = np.random.default_rng(0).uniform(size=(mobile_count, 224, 224, 3)).astype("float32")
     mobilenet = keras.applications.MobileNetV2(weights=None, classifier_activation=None)
     rows, chunk_rows = [], []
-    for name, model, images, model_repeats in [("shapes_cnn", xw.zoo.load("shapes_cnn"), shapes_images, repeats),
-                                               ("MobileNetV2", mobilenet, mobile_images, max(2, repeats - 2))]:
+    for name, model, images in [("shapes_cnn", xw.zoo.load("shapes_cnn"), shapes_images),
+                                ("MobileNetV2", mobilenet, mobile_images)]:
         print(f"timing {name} …", file=sys.stderr, flush=True)
-        model_rows, chunk_row = speed(name, model, images, model_repeats)
+        model_rows, chunk_row = speed(name, model, images, repeats)
         rows += model_rows
         chunk_rows.append(chunk_row)
     print("\n### Speed: ratio to the compiled-gradient floor (same number of gradients, batch_size=None)\n")
