@@ -154,12 +154,19 @@ def test_callables_returning_logits_are_accepted():
     np.testing.assert_allclose(a.values, np.broadcast_to(weights[..., 1], x.shape), rtol=1e-6)
 
 
-def test_chunk_sizer_grows_while_time_per_input_falls_and_settles_on_the_best():
-    sizer = ChunkSizer(floats_per_input=100)
-    cost = {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.75, 24: 0.76}  # seconds per input
+def settle(sizer, cost, disturbance=lambda size, asked: 1.0):
+    """Feed ``sizer`` chunk times ``cost[size] · size · disturbance`` until it settles; return the sizes asked."""
+    asked = []
     while not sizer.settled:
         size = sizer.next_size()
-        sizer.record(size, cost[size] * size)
+        asked.append(size)
+        sizer.record(size, cost[size] * size * disturbance(size, asked))
+    return asked
+
+
+def test_chunk_sizer_grows_while_time_per_input_falls_and_settles_on_the_best():
+    sizer = ChunkSizer(floats_per_input=100)
+    settle(sizer, {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.75, 24: 0.76})  # seconds per input
     assert sizer.next_size() == 32
 
 
@@ -169,43 +176,28 @@ def test_chunk_sizer_bounds_chunks_by_memory():
 
 def test_chunk_sizer_halves_when_doubling_does_not_help():
     sizer = ChunkSizer(floats_per_input=100)
-    cost = {8: 1.0, 16: 1.3, 4: 0.9, 2: 0.95, 6: 0.92, 3: 0.93}  # seconds per input: large networks on 2 cores
-    asked = []
-    while not sizer.settled:
-        size = sizer.next_size()
-        asked.append(size)
-        sizer.record(size, cost[size] * size)
+    asked = settle(sizer, {8: 1.0, 16: 1.3, 4: 0.9, 2: 0.95, 6: 0.92, 3: 0.93})  # large networks on 2 cores
     assert sizer.next_size() == 4 and set(asked) == {8, 16, 4, 2, 6, 3}
 
 
 def test_chunk_sizer_tries_the_sizes_halfway_to_its_neighbours():
     sizer = ChunkSizer(floats_per_input=100)
-    cost = {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.6, 24: 0.8}
-    while not sizer.settled:
-        size = sizer.next_size()
-        sizer.record(size, cost[size] * size)
+    settle(sizer, {8: 1.0, 16: 0.8, 32: 0.7, 64: 0.9, 48: 0.6, 24: 0.8})
     assert sizer.next_size() == 48
 
 
 def test_chunk_sizer_is_not_misled_by_one_slow_run():
     sizer = ChunkSizer(floats_per_input=100)
     cost = {8: 1.0, 16: 0.8, 32: 0.9, 24: 0.85, 12: 0.9}
-    runs = {}
-    while not sizer.settled:
-        size = sizer.next_size()
-        runs[size] = runs.get(size, 0) + 1
-        spike = 3.0 if (size, runs[size]) == (16, 2) else 1.0  # another process takes the CPU once
-        sizer.record(size, cost[size] * size * spike)
+    # another process takes the CPU once, during the second timed run of 16
+    settle(sizer, cost, lambda size, asked: 3.0 if size == 16 and asked.count(16) == 2 else 1.0)
     assert sizer.next_size() == 16
 
 
 def test_chunk_sizer_keeps_growing_through_small_gains_as_on_mobilenet_v2():
     """Per-input times shaped like MobileNetV2's on 2 cores: each doubling gains only 3–5 %, 48 is best."""
     sizer = ChunkSizer(floats_per_input=224 * 224 * 3)
-    cost = {8: 23.4, 16: 21.7, 32: 20.7, 64: 20.1, 96: 20.6, 48: 19.9, 24: 21.0}  # ms per input
-    while not sizer.settled:
-        size = sizer.next_size()
-        sizer.record(size, cost[size] * size)
+    settle(sizer, {8: 23.4, 16: 21.7, 32: 20.7, 64: 20.1, 96: 20.6, 48: 19.9, 24: 21.0})  # ms per input
     assert sizer.next_size() == 48
 
 
@@ -213,12 +205,7 @@ def test_chunk_sizer_compares_each_candidate_with_the_best_in_alternation():
     """Load that doubles every time from the 7th chunk on must not make the later, larger size look slow."""
     sizer = ChunkSizer(floats_per_input=100)
     cost = {8: 1.0, 16: 0.8, 32: 0.9, 24: 0.85, 12: 0.9}
-    asked = []
-    while not sizer.settled:
-        size = sizer.next_size()
-        asked.append(size)
-        load = 2.0 if len(asked) > 6 else 1.0
-        sizer.record(size, cost[size] * size * load)
+    asked = settle(sizer, cost, lambda size, asked: 2.0 if len(asked) > 6 else 1.0)
     assert sizer.next_size() == 16
     assert asked[:8] == [8, 16, 16, 8, 16, 8, 16, 8]  # first runs dropped, then alternating
 
@@ -227,12 +214,7 @@ def test_chunk_sizer_for_huge_inputs_only_tries_smaller_chunks():
     sizer = ChunkSizer(floats_per_input=2048 * 2048 * 3)  # the memory bound allows 1 per chunk
     assert sizer.limit == 1 and sizer.settled and sizer.next_size() == 1
     sizer = ChunkSizer(floats_per_input=1024 * 1024 * 3)  # at most 5 per chunk
-    cost = {5: 1.0, 2: 0.9, 1: 1.0, 3: 0.95}
-    asked = []
-    while not sizer.settled:
-        size = sizer.next_size()
-        asked.append(size)
-        sizer.record(size, cost[size] * size)
+    asked = settle(sizer, {5: 1.0, 2: 0.9, 1: 1.0, 3: 0.95})
     assert max(asked) <= sizer.limit == 5 and sizer.next_size() == 2
 
 
