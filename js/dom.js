@@ -23,6 +23,18 @@ export function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
+// A progress bar: `element` to place, `show(fraction)` to fill it (clamped to [0, 1]).
+export function progressBar() {
+  const element = node("div", "xw-progress");
+  const fill = node("div", "xw-progress-fill");
+  element.append(fill);
+  const show = (fraction) => {
+    const clamped = Math.max(0, Math.min(1, Number(fraction) || 0));
+    fill.style.width = `${(clamped * 100).toFixed(1)}%`;
+  };
+  return { element, show };
+}
+
 // Mounts a widget's root (with its stylesheet) in `el` and returns it with
 // `listen(event, handler)`, which subscribes to the model, and `unmount()`,
 // which drops every subscription and the root again.

@@ -1,7 +1,7 @@
 // The explorer widget's view: wires the pure modules (decode, colormap, compose,
 // stale filter, chart, controls) to the DOM. Display controls redraw the last
 // frame here, at once; compute controls change traits and the kernel streams frames.
-import { bytesOf, mount, node } from "./dom.js";
+import { bytesOf, mount, node, progressBar } from "./dom.js";
 import { drawChart, SERIES } from "./chart.js";
 import { colorize, resolveName, splitTables } from "./colormap.js";
 import { composite, gainOf, interpolate, normalise, resample, rgbToRgba, zoomFor } from "./compose.js";
@@ -78,11 +78,9 @@ function render({ model, el }) {
   main.append(figure, panel);
 
   const status = node("div", "xw-status");
-  const progress = node("div", "xw-progress");
-  const progressFill = node("div", "xw-progress-fill");
-  progress.append(progressFill);
+  const progress = progressBar();
   const figures = node("span", "xw-figures", "");
-  status.append(progress, figures);
+  status.append(progress.element, figures);
 
   const alphaPanel = node("div", "xw-alpha");
   const alphaRow = node("div", "xw-alpha-row");
@@ -216,8 +214,7 @@ function render({ model, el }) {
   }
 
   function drawStatus() {
-    const fraction = Math.max(0, Math.min(1, Number(meta.progress ?? 0)));
-    progressFill.style.width = `${(fraction * 100).toFixed(1)}%`;
+    progress.show(meta.progress);
     if (meta.job === undefined) {
       figures.textContent = "computing…";
       return;

@@ -1,7 +1,7 @@
 // The Summit view: class list (search, sort), class map, and the selected class's
 // attribution graph in SVG. Wires the pure modules to the DOM; all state is in
 // the widget's traits, and choosing a class only sets `selected`.
-import { bytesOf, mount, node, svgNode } from "./dom.js";
+import { bytesOf, mount, node, progressBar, svgNode } from "./dom.js";
 import { SORT_KEYS, visibleClasses } from "./summit_classes.js";
 import { scalePoints } from "./summit_embedding.js";
 import { edgePath, edgesOf, layoutGraph, spriteCell } from "./summit_layout.js";
@@ -19,11 +19,9 @@ function render({ model, el }) {
 
 
   const status = node("div", "xw-summit-status");
-  const progress = node("div", "xw-progress");
-  const progressFill = node("div", "xw-progress-fill");
-  progress.append(progressFill);
+  const progress = progressBar();
   const statusText = node("span", "", "");
-  status.append(progress, statusText);
+  status.append(progress.element, statusText);
   const error = node("div", "xw-error", "");
 
   const main = node("div", "xw-summit-main");
@@ -193,7 +191,7 @@ function render({ model, el }) {
 
   // ----------------------------------------------------------------- status
   function drawStatus() {
-    progressFill.style.width = `${Math.round(100 * Math.min(1, Math.max(0, model.get("progress") ?? 0)))}%`;
+    progress.show(model.get("progress"));
     statusText.textContent = model.get("status") ?? "";
     error.textContent = model.get("error") ?? "";
   }
