@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -130,6 +131,33 @@ class JupyterServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.log.close()
+
+
+@contextmanager
+def watched_page(browser, failure_png, ignore=lambda error: False):
+    """A fresh 1400×1000 page, with the console errors, page errors and dialogs it raises.
+
+    Yields ``(page, problems, dialogs)``; page errors for which ``ignore`` is
+    true are not recorded. If the block fails, the page is saved to
+    ``failure_png`` and what it showed is printed.
+    """
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    problems, dialogs = [], []
+    page.on("console", lambda message: problems.append(f"{message.text} ({message.location.get('url')})")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: None if ignore(error) else problems.append(
+        f"{error} {getattr(error, 'stack', '')}"))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        yield page, problems, dialogs
+    except Exception:
+        page.screenshot(path=str(failure_png), full_page=True)
+        print(f"console errors: {problems}")
+        print(page.locator(".jp-OutputArea").all_inner_texts())
+        raise
+    finally:
+        context.close()
 
 
 def is_jupyters_own(app, error):

@@ -4,6 +4,7 @@ Prints, and does not assert, the time from a slider change to the first and
 to the last new frame on screen.
 """
 
+import functools
 import json
 import os
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .servers import is_jupyters_own, run_all_cells, write_notebook
+from .servers import is_jupyters_own, run_all_cells, watched_page, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -107,13 +108,8 @@ def select_method(page, method):
 
 def test_explorer_streams_slider_changes_into_the_canvas(browser, jupyter, e2e_dir):
     name = write_notebook(jupyter.root, "explorer.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    problems, dialogs = [], []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: None if is_jupyters_own(jupyter.app, error) else problems.append(str(error)))
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    try:
+    failure, jupyters_own = e2e_dir / f"failure-{jupyter.app}.png", functools.partial(is_jupyters_own, jupyter.app)
+    with watched_page(browser, failure, ignore=jupyters_own) as (page, problems, dialogs):
         page.goto(jupyter.url(name), wait_until="domcontentloaded")
         jupyter.wait_for_idle_kernel()
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
@@ -164,10 +160,3 @@ def test_explorer_streams_slider_changes_into_the_canvas(browser, jupyter, e2e_d
 
         assert dialogs == []
         assert problems == []
-    except Exception:
-        page.screenshot(path=str(e2e_dir / f"failure-{jupyter.app}.png"), full_page=True)
-        print(f"[{jupyter.app}] console errors: {problems}")
-        print(page.locator(".jp-OutputArea").all_inner_texts())
-        raise
-    finally:
-        context.close()

@@ -5,16 +5,12 @@ class redraws it, hovering a node shows its examples, class names stay text,
 and the widget adds no console errors to the page.
 """
 
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from .servers import run_all_cells, write_notebook
+from .servers import run_all_cells, watched_page, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
 CELLS = [
@@ -45,25 +41,9 @@ GRAPH_STATE = """() => {
 }"""
 
 
-def ensure_summit_bundle():
-    """``xai_widgets/static/summit.js`` built from the current ``js/`` sources (esbuild)."""
-    bundle = ROOT / "xai_widgets" / "static" / "summit.js"
-    sources = list((ROOT / "js").glob("summit*.js"))
-    if not bundle.is_file() or bundle.stat().st_mtime < max(path.stat().st_mtime for path in sources):
-        subprocess.run(["node", "js/build.mjs"], cwd=ROOT, check=True, capture_output=True, timeout=120)
-
-
 def test_summit_graph_renders_and_redraws_for_another_class(browser, jupyter, e2e_dir):
-    ensure_summit_bundle()
     name = write_notebook(jupyter.root, "summit.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    problems, dialogs = [], []
-    page.on("console", lambda message: problems.append(f"{message.text} ({message.location.get('url')})")
-            if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"{error} {getattr(error, 'stack', '')}"))
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    try:
+    with watched_page(browser, e2e_dir / f"summit-failure-{jupyter.app}.png") as (page, problems, dialogs):
         page.goto(jupyter.url(name), wait_until="domcontentloaded")
         jupyter.wait_for_idle_kernel()
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
@@ -106,10 +86,3 @@ def test_summit_graph_renders_and_redraws_for_another_class(browser, jupyter, e2
 
         assert dialogs == []
         assert problems == baseline
-    except Exception:
-        page.screenshot(path=str(e2e_dir / f"summit-failure-{jupyter.app}.png"), full_page=True)
-        print(f"[{jupyter.app}] console errors: {problems}")
-        print(page.locator(".jp-OutputArea").all_inner_texts())
-        raise
-    finally:
-        context.close()

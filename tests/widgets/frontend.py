@@ -6,12 +6,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "xai_widgets" / "static" / "explorer.js"
+BUNDLES = (BUNDLE, ROOT / "xai_widgets" / "static" / "summit.js")
 
 
 def ensure_bundle():
-    """Build ``xai_widgets/static/explorer.js`` with esbuild when it is missing or older than ``js/``."""
-    sources = [path for path in (ROOT / "js").glob("*.js")]
-    if BUNDLE.is_file() and BUNDLE.stat().st_mtime >= max(path.stat().st_mtime for path in sources):
+    """Build the bundles (explorer.js, summit.js) with esbuild when one is missing or older than ``js/``."""
+    newest_source = max(path.stat().st_mtime for path in (ROOT / "js").glob("*.js"))
+    if all(bundle.is_file() and bundle.stat().st_mtime >= newest_source for bundle in BUNDLES):
         return BUNDLE
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "esbuild").is_dir():
