@@ -156,6 +156,10 @@ class TargetModel:
         an array, or `AffineRows` that the compiled function builds itself,
         chunk by chunk.
 
+        The arrays are read-only views of TensorFlow's result buffers:
+        ``Tensor.numpy()`` would copy every chunk, which on a small CNN costs
+        2–3 % of the gradient itself; a method that keeps a chunk copies it.
+
         A target of `ARGMAX` (−1) asks for the arg-max class of that input,
         found in the same compiled pass (no separate forward pass); the class
         used is written back into ``targets``, which must then be an int32
@@ -176,7 +180,7 @@ class TargetModel:
             grads, outputs, used = step(*chunk, targets[start:stop])
             if resolve:
                 targets[start:stop] = used.numpy()
-            return grads.numpy(), outputs.numpy(), time.perf_counter() - began
+            return np.asarray(grads), np.asarray(outputs), time.perf_counter() - began
 
         if not sizer.settled:  # still timing chunk sizes: one chunk at a time, each timed alone
             for start, stop in self.chunks(inputs, batch_size):
@@ -389,19 +393,21 @@ class AffineRows:
 
     Integrated Gradients' points x′_p + α_r (x_p − x′_p) and SmoothGrad's
     noisy copies x_i + σ_i ε_s both have this form, with few distinct bases
-    and directions per chunk. Handing `TargetModel.gradients` these parts
-    instead of the rows spares a numpy pass that writes every row and the
-    copy TensorFlow makes of a numpy input; the compiled function builds the
-    chunk's rows itself.
+    and directions. Handing `TargetModel.gradients` these parts instead of
+    the rows spares a numpy pass that writes every row and the copy
+    TensorFlow makes of a numpy input; the compiled function builds the
+    chunk's rows itself. Parts that every chunk shares can be given as
+    tensors, made once, so that no chunk converts them again.
 
     Args:
         count: number of rows.
         sample_shape: shape of one row, e.g. ``(H, W, C)``.
         parts: ``parts(start, stop)`` returns, for the rows ``start:stop``,
             ``(bases, directions, base_index, direction_index, scale)``:
-            float32 arrays ``(B, *sample_shape)`` and ``(M, *sample_shape)``,
-            int32 indices into them and the float32 scales, one per row. It
-            is called for consecutive row ranges, in order.
+            float32 arrays or tensors ``(B, *sample_shape)`` and
+            ``(M, *sample_shape)``, int32 indices into them and the float32
+            scales, one per row. It is called for consecutive row ranges,
+            in order.
     """
 
     def __init__(self, count, sample_shape, parts):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import xai_widgets as xw
-from xai_widgets.methods.integrated import RULES, IntegratedGradients, quadrature
-from xai_widgets.model import as_target_model
+from xai_widgets.methods.integrated import RULES, IntegratedGradients, StraightPaths, quadrature
+from xai_widgets.model import TargetModel, as_target_model
 
 from .helpers import assert_close, linear_model, reference_gradient
 
@@ -99,6 +99,37 @@ def test_delta_is_the_completeness_gap_with_forward_outputs(cnn, images):
     np.testing.assert_allclose(a.baseline_outputs, baseline_logits[rows, a.target], rtol=1e-5, atol=1e-6)
     gap = a.values.reshape(len(images), -1).sum(axis=1) - (a.outputs - a.baseline_outputs)
     np.testing.assert_allclose(a.delta, gap, atol=1e-5)
+
+
+def test_the_trapezoid_rule_takes_both_path_ends_from_its_nodes_without_a_forward_pass(cnn, images):
+    wrapped = TargetModel(cnn)
+    a = IntegratedGradients(wrapped, baseline=0.2, steps=4, rule="riemann_trapezoid")(images, [0, 1, 2])
+    assert not any(kind == "forward" for kind, *_ in wrapped._compiled)  # F(x) = φ(1), F(x′) = φ(0)
+    forward = cnn(images).numpy()[np.arange(len(images)), [0, 1, 2]]
+    np.testing.assert_allclose(a.outputs, forward, rtol=1e-6, atol=1e-6)
+    gap = a.values.reshape(len(images), -1).sum(axis=1) - (a.outputs - a.baseline_outputs)
+    np.testing.assert_allclose(a.delta, gap, atol=1e-5)
+
+
+def test_the_path_reaches_the_image_exactly_at_alpha_one(images):
+    """x′ + 1·(x − x′) can miss x in the last bit; the row at α = 1 is x itself."""
+    baselines = np.random.default_rng(4).uniform(size=(1, *images.shape)).astype("float32") * 0.3
+    paths = StraightPaths(images, baselines, np.zeros(len(images), np.int32))
+    rows = np.tile(np.arange(paths.count), 2)
+    points = paths.points(rows, np.repeat([0.37, 1.0], paths.count))
+    bases, directions, base_index, direction_index, scale = (np.asarray(part) for part in points.parts(0, len(rows)))
+    built = bases[base_index] + scale[:, None, None, None] * directions[direction_index]
+    np.testing.assert_array_equal(built[paths.count:], images)
+    expected = baselines[0] + np.float32(0.37) * (images - baselines[0])
+    np.testing.assert_array_equal(built[:paths.count], expected)
+
+
+def test_path_partials_before_the_end_report_f_of_x_too(cnn, images):
+    partials = list(IntegratedGradients(cnn, baseline=0.0, steps=5, batch_size=3).stream(images, [2, 3, 4]))
+    forward = cnn(images).numpy()[np.arange(len(images)), [2, 3, 4]]
+    assert len(partials) == 5
+    for partial in partials:
+        np.testing.assert_allclose(partial.outputs, forward, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("rule", RULES)

@@ -93,12 +93,13 @@ def test_vargrad_is_never_negative_and_is_the_mean_square_minus_the_squared_mean
     assert_close(variance, square - mean**2, rel=1e-4)
 
 
+@pytest.mark.parametrize("batch_size", [4, 6])  # chunks across samples; chunks of whole samples (3 images)
 @pytest.mark.parametrize("variant", ["mean", "square", "var"])
 @pytest.mark.parametrize("sampling", ["antithetic", "iid"])
-def test_smoothgrad_agrees_with_an_eager_tape_per_noisy_copy(cnn, images, variant, sampling):
+def test_smoothgrad_agrees_with_an_eager_tape_per_noisy_copy(cnn, images, variant, sampling, batch_size):
     samples, noise = 5, 0.2
     a = xw.smoothgrad(cnn, images, [0, 1, 4], samples=samples, noise=noise, seed=7, variant=variant,
-                      sampling=sampling, batch_size=4)
+                      sampling=sampling, batch_size=batch_size)
     source = NoiseSource(7, images.shape[1:], sampling == "antithetic")
     ranges = images.reshape(3, -1).max(axis=1) - images.reshape(3, -1).min(axis=1)
     gradients = np.empty((samples, *images.shape), np.float32)

@@ -43,11 +43,11 @@ class GradientXInput(Saliency):
 
 
 def gradient_batch(model, inputs, targets, batch_size=None):
-    """All gradients and target outputs of ``inputs`` at once (numpy)."""
+    """All gradients and target outputs of ``inputs`` at once (writable numpy arrays)."""
     gradients = outputs = None
     for start, stop, grads, values in model.gradients(inputs, targets, batch_size):
-        if stop - start == len(inputs):  # one chunk holds them all: no copy
-            return grads, values
+        if stop - start == len(inputs):  # one chunk holds them all: one copy of the read-only views
+            return grads.copy(), values.copy()
         if gradients is None:
             gradients = np.empty(inputs.shape, dtype=np.float32)  # inputs may be AffineRows
             outputs = np.empty(len(inputs), dtype=np.float32)

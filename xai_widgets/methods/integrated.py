@@ -34,6 +34,7 @@ import numbers
 
 import numpy as np
 
+from .._backend import tf
 from ..baselines import NAMED, resolve_baseline
 from ..model import AffineRows
 from .base import Explainer
@@ -83,19 +84,29 @@ class StraightPaths:
         self.count = self.baselines * self.images
         self.sample_shape = images.shape[1:]
         self.starts = baselines.reshape(self.count, -1)
+        self.ends = images.reshape(self.images, -1)
         self.differences = (images[np.newaxis] - baselines).reshape(self.count, -1)
         self.targets = np.tile(targets, self.baselines)
+        self._tensors = None  # bases and directions as tensors, made by the first `points`
 
     def points(self, paths, alphas):
-        """`AffineRows` of the inputs x′_p + α(x_p − x′_p), for rows given as path indices and α values."""
-        alphas = np.asarray(alphas, dtype=np.float32)
+        """`AffineRows` of the inputs x′_p + α(x_p − x′_p), for rows given as path indices and α values.
+
+        Every chunk gets the same two tensors, made once: the bases (all
+        baselines, then all images) and the directions x − x′. A row at
+        α = 1 is the image x_p itself, exactly (x′ + 1·(x − x′) can differ
+        from x in the last bit), so its output is F(x).
+        """
+        alphas, paths = np.asarray(alphas, dtype=np.float32), np.asarray(paths, dtype=np.int32)
+        if self._tensors is None:
+            bases = np.concatenate([self.starts, self.ends]).reshape(-1, *self.sample_shape)
+            self._tensors = tf.constant(bases), tf.constant(self.differences.reshape(-1, *self.sample_shape))
 
         def parts(start, stop):
-            used, index = np.unique(paths[start:stop], return_inverse=True)
-            index = index.astype(np.int32)
-            shape = (len(used), *self.sample_shape)
-            return (self.starts[used].reshape(shape), self.differences[used].reshape(shape), index, index,
-                    alphas[start:stop])
+            rows, scale = paths[start:stop], alphas[start:stop]
+            at_image = scale == 1.0  # reached from the image's own base with scale 0
+            base_index = np.where(at_image, self.count + rows % self.images, rows).astype(np.int32)
+            return (*self._tensors, base_index, rows, np.where(at_image, np.float32(0.0), scale))
 
         return AffineRows(len(paths), self.sample_shape, parts)
 
@@ -222,13 +233,13 @@ class IntegratedGradients(Explainer):
         baselines = resolve_baseline(options["baseline"], images, one_image, blur_sigma=options["blur_sigma"],
                                      seed=options["seed"])
         paths = StraightPaths(images, baselines, targets)
-        outputs = self._target_outputs(images, targets, logits)
         if options["steps"] == "auto":
-            return _adaptive(self, paths, outputs)
+            return _adaptive(self, paths, self._target_outputs(images, targets, logits))
         alphas, weights = quadrature(options["rule"], options["steps"])
         if order == "path":
-            return _along_path(self, paths, outputs, alphas, weights)
-        return _coarse_to_fine(self, paths, outputs, alphas, weights)
+            return _along_path(self, paths, functools.partial(self._target_outputs, images, targets, logits),
+                               alphas, weights)
+        return _coarse_to_fine(self, paths, self._target_outputs(images, targets, logits), alphas, weights)
 
     def _target_outputs(self, images, targets, logits):
         if logits is None:
@@ -263,7 +274,7 @@ def _result(paths, integrals, outputs, baseline_outputs, **fields):
 
 
 # --------------------------------------------------------------- order="path"
-def _along_path(explainer, paths, outputs, alphas, weights):
+def _along_path(explainer, paths, target_outputs, alphas, weights):
     """Stream ∫₀^α for α rising through the nodes; the last partial is the whole rule.
 
     Node k stands for the α-interval of length w_k ending at c_k = w_0 + … + w_k
@@ -271,8 +282,20 @@ def _along_path(explainer, paths, outputs, alphas, weights):
     node α_k is Σ_{j<k} w_j ∇F(α_j) + (α_k − c_{k−1}) ∇F(α_k). Rows run node
     by node over all paths; a partial is reported once every path has passed
     a node.
+
+    The path's ends cost nothing where the rule has a node there: F(x′) is
+    φ(0) and F(x) is φ(1). ``target_outputs()`` (F(x) by a forward pass, or
+    from logits already computed) is only called for a partial before the
+    end or when the rule has no node at α = 1, and then once.
     """
     steps, count = len(alphas), paths.count
+    forward = functools.cache(target_outputs)
+
+    def outputs_at(node):
+        if node == steps - 1 and alphas[-1] == 1.0:
+            return path_values[-1, :paths.images].astype(np.float32)
+        return forward()
+
     row_paths = np.tile(np.arange(count), steps)
     row_alphas = np.repeat(alphas, count)
     cell_ends = np.cumsum(weights)
@@ -282,14 +305,25 @@ def _along_path(explainer, paths, outputs, alphas, weights):
     path_values, slopes = np.empty((steps, count)), np.empty((steps, count))
     baseline_outputs = None if alphas[0] == 0.0 else explainer._baseline_outputs(paths)
 
+    weights32 = weights.astype(np.float32)
+
     def add(first, last, grads, values, offset):
         """Add rows first:last (chunk rows first − offset: …) to the integrals and the path figures."""
+        block, block_values = grads[first - offset:last - offset], values[first - offset:last - offset]
+        if first % count == 0 and (last - first) % count == 0:  # whole nodes: all paths at once
+            # (einsum, not a BLAS product: BLAS threads would fight TensorFlow's for the cores)
+            nodes = slice(first // count, last // count)
+            by_node = block.reshape(-1, count, block.shape[-1])
+            integrals[:] += np.einsum("n,npd->pd", weights32[nodes], by_node)
+            slopes[nodes] = np.einsum("npd,pd->np", by_node, paths.differences)
+            path_values[nodes] = block_values.reshape(-1, count)
+            return
         nodes, row_paths = np.divmod(np.arange(first, last), count)
         for path, selected in rows_by_path(row_paths, count):
-            block, at = grads[first - offset:last - offset][selected], nodes[selected]
-            integrals[path] += np.einsum("r,rd->d", weights[at].astype(np.float32), block)
-            slopes[at, path] = np.einsum("rd,d->r", block, paths.differences[path])
-            path_values[at, path] = values[first - offset:last - offset][selected]
+            rows, at = block[selected], nodes[selected]
+            integrals[path] += np.einsum("r,rd->d", weights32[at], rows)
+            slopes[at, path] = np.einsum("rd,d->r", rows, paths.differences[path])
+            path_values[at, path] = block_values[selected]
 
     for start, stop, grads, values in explainer._gradients(paths, row_paths, row_alphas):
         complete = stop // count * count  # rows before this one belong to nodes every path has passed
@@ -303,8 +337,8 @@ def _along_path(explainer, paths, outputs, alphas, weights):
                 gradients = grads[node * count - start:complete - start]
             if baseline_outputs is None:
                 baseline_outputs = path_values[0]
-            yield functools.partial(_path_partial, paths, outputs, baseline_outputs, integrals, gradients, node,
-                                    alphas, weights, cell_ends, path_values, slopes)
+            yield functools.partial(_path_partial, paths, outputs_at, baseline_outputs, integrals, gradients,
+                                    node, alphas, weights, cell_ends, path_values, slopes)
         if stop > max(complete, start):  # the chunk ends inside a node: keep its gradients for that node's partial
             add(max(complete, start), stop, grads, values, start)
             first = max(complete, start) % count
@@ -316,10 +350,10 @@ def _before_cell_end(integrals, gradients, overshoot):
     return integrals - np.float32(overshoot) * gradients
 
 
-def _path_partial(paths, outputs, baseline_outputs, integrals, gradients, node, alphas, weights, cell_ends,
+def _path_partial(paths, outputs_at, baseline_outputs, integrals, gradients, node, alphas, weights, cell_ends,
                   path_values, slopes):
     """The fields of the partial up to node α_k (``node``), from the integrals up to the end of its cell."""
-    steps = len(alphas)
+    steps, outputs = len(alphas), outputs_at(node)
     reached = integrals if node == steps - 1 else _before_cell_end(integrals, gradients, cell_ends[node] - alphas[node])
     done = slice(0, node + 1)
     # Σ_i A_i up to α_k: the integral of φ′ by the same rule, up to each node

@@ -24,6 +24,7 @@ import numbers
 
 import numpy as np
 
+from .._backend import tf
 from ..model import AffineRows
 from .base import Explainer
 
@@ -77,25 +78,26 @@ class SmoothGrad(Explainer):
 
     def _partials(self, images, targets, logits):
         samples, count = self.options["samples"], len(images)
-        if logits is None:
-            logits = self.model.logits(images, self.batch_size)
-        outputs = logits[np.arange(count), targets]
+        outputs = None
         flat_images = images.reshape(count, -1)
         sigmas = self.options["noise"] * (flat_images.max(axis=1) - flat_images.min(axis=1))
         noise = NoiseSource(self.options["seed"], images.shape[1:], self.options["sampling"] == "antithetic")
+        bases, sigmas = tf.constant(images), sigmas.astype(np.float32)  # every chunk shares the images
 
         def noisy_copies(start, stop):  # rows are sample-major: row = s·N + i, the copy x_i + σ_i ε_s
             samples_in_chunk, images_in_chunk = np.divmod(np.arange(start, stop), count)
             first = samples_in_chunk[0]
             vectors = np.stack([noise.vector(sample) for sample in range(first, samples_in_chunk[-1] + 1)])
-            used, image_index = np.unique(images_in_chunk, return_inverse=True)
-            return (images[used], vectors.reshape(-1, *images.shape[1:]), image_index.astype(np.int32),
-                    (samples_in_chunk - first).astype(np.int32), sigmas[images_in_chunk].astype(np.float32))
+            return (bases, vectors.reshape(-1, *images.shape[1:]), images_in_chunk.astype(np.int32),
+                    (samples_in_chunk - first).astype(np.int32), sigmas[images_in_chunk])
 
         inputs = AffineRows(samples * count, images.shape[1:], noisy_copies)
         statistic = RunningStatistic(self.options["variant"], count, flat_images.shape[1])
         reported = 0
         for start, stop, grads, _ in self.model.gradients(inputs, np.tile(targets, samples), self.batch_size):
+            if outputs is None:  # F(x) by a forward pass that overlaps the next chunk's gradients
+                logits = self.model.logits(images, self.batch_size) if logits is None else logits
+                outputs = logits[np.arange(count), targets]
             statistic.add(start, grads.reshape(stop - start, -1))
             complete = stop // count
             if complete > reported:
@@ -157,9 +159,10 @@ def standard_normal(rng, size):
 class RunningStatistic:
     """The running mean, mean square or variance of per-image gradient samples.
 
-    Rows arrive sample-major (row = s·N + i). The variance merges chunk
-    statistics with Chan et al.'s update, which adds only squares and so
-    never goes negative.
+    Rows arrive sample-major (row = s·N + i). A chunk of whole samples is
+    merged for all images at once; otherwise image by image. The variance
+    merges chunk statistics with Chan et al.'s update, which adds only
+    squares and so never goes negative.
     """
 
     def __init__(self, variant, images, size):
@@ -169,24 +172,29 @@ class RunningStatistic:
         self.squares = np.zeros((images, size), dtype=np.float32)  # Σ g² ("square") or Σ (g − mean)² ("var")
 
     def add(self, start, gradients):
+        if start % self.images == 0 and len(gradients) % self.images == 0:
+            self._merge(slice(None), gradients.reshape(-1, self.images, gradients.shape[-1]))
+            return
         for offset in range(min(self.images, len(gradients))):
             image = (start + offset) % self.images
-            self._merge(image, gradients[offset::self.images])
+            self._merge(slice(image, image + 1), gradients[offset::self.images, np.newaxis])
 
-    def _merge(self, image, block):
-        count, added = self.counts[image], len(block)
+    def _merge(self, images, block):
+        """Merge ``block`` ``(samples, images, D)`` of the same number of new samples per image."""
+        count, added = self.counts[images][:, np.newaxis], len(block)
         total = count + added
         if self.variant == "mean":
-            self.means[image] += (block.sum(axis=0) - added * self.means[image]) / total
+            self.means[images] += (block.sum(axis=0) - added * self.means[images]) / total.astype(np.float32)
         elif self.variant == "square":
-            self.squares[image] += np.square(block).sum(axis=0)
+            self.squares[images] += np.einsum("snd,snd->nd", block, block)
         else:
             block_mean = block.mean(axis=0)
-            shift = block_mean - self.means[image]
-            between = np.square(shift) * (count * added / total)
-            self.squares[image] += np.square(block - block_mean).sum(axis=0) + between
-            self.means[image] += shift * (added / total)
-        self.counts[image] = total
+            shift = block_mean - self.means[images]
+            between = np.square(shift) * (count * added / total).astype(np.float32)
+            centred = block - block_mean
+            self.squares[images] += np.einsum("snd,snd->nd", centred, centred) + between
+            self.means[images] += shift * (added / total).astype(np.float32)
+        self.counts[images] = total[:, 0]
 
     def values(self):
         if self.variant == "mean":
