@@ -3,7 +3,9 @@
 The floor is what no gradient-based method can beat: `TargetModel`'s compiled
 batched gradient over exactly the inputs a method needs, built beforehand,
 run in chunks of the size that is fastest on this machine (several sizes are
-tried) with the results fetched as numpy arrays. A method's ratio is its wall
+tried) with the results fetched as numpy arrays (``Tensor.numpy()``, a copy,
+as user code would; the library reads them in place, and the gradient
+benchmark reports the floor read that way too, so the difference is visible). A method's ratio is its wall
 time over the floor's for the same number of gradients. Floor and methods are
 timed interleaved, repeat by repeat, and each repeat gives one ratio, so that
 load from other processes hits both alike; the median ratio is reported.
@@ -49,11 +51,14 @@ class Floor:
         self.size = None
         self.per_size = {}
 
-    def run(self, size=None):
+    def run(self, size=None, copy=True):
+        """One pass over the inputs; results fetched with ``Tensor.numpy()`` (a copy, as user code does)
+        or, with ``copy=False``, read in place (``np.asarray``, how the library reads them)."""
         size = size or self.size
+        fetch = (lambda tensor: tensor.numpy()) if copy else np.asarray
         for start in range(0, len(self.inputs), size):
             grads, outputs, _ = self.step(self.inputs[start:start + size], self.targets[start:start + size])
-            grads.numpy(), outputs.numpy()
+            fetch(grads), fetch(outputs)
 
     def tune(self, sizes=CHUNK_SIZES, repeats=3, limit=None):
         """Time every chunk size (interleaved, median of ``repeats``) and keep the fastest."""

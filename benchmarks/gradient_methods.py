@@ -70,6 +70,7 @@ def speed(name, model, images, repeats):
     best = floor.tune(repeats=max(2, repeats // 2), limit=sizer.limit)
     chosen = sizer.next_size()
     chosen_ratio = floor.paired_ratio(chosen, best, repeats=max(3, repeats // 2)) if chosen != best else 1.0
+    methods["floor, results read in place (np.asarray, no copy)"] = lambda: floor.run(copy=False)
     ratios, floor_seconds = interleaved_ratios(floor, methods, repeats=repeats, warmup=1)
     rows = [[name, method, len(images), f"{result['ratio']:.3f}", f"{result['cpu_ratio']:.3f}",
              f"{result['seconds'] * 1e3:.0f}"] for method, result in ratios.items()]
