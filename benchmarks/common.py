@@ -5,10 +5,11 @@ batched gradient over exactly the inputs a method needs, built beforehand,
 run in chunks of the size that is fastest on this machine (several sizes are
 tried) with the results fetched as numpy arrays (``Tensor.numpy()``, a copy,
 as user code would; the library reads them in place, and the gradient
-benchmark reports the floor read that way too, so the difference is visible). A method's ratio is its wall
-time over the floor's for the same number of gradients. Floor and methods are
-timed interleaved, repeat by repeat, and each repeat gives one ratio, so that
-load from other processes hits both alike; the median ratio is reported.
+benchmark also times the floor read that way, so the difference is visible).
+A method's ratio is its wall time over the floor's for the same number of
+gradients. Floor and methods are timed interleaved, repeat by repeat, and
+each repeat gives one ratio, so that load from other processes hits both
+alike; the median ratio is reported.
 
 Other method families (LRP, DeepLIFT, …) add rows with `interleaved_ratios`
 against the same `Floor`.
