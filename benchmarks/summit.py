@@ -2,7 +2,7 @@
 
 Run from the repository root (prints markdown tables):
 
-    python benchmarks/summit.py            # 512 images per run, 5 repeats, ~6 min on 2 busy cores
+    python benchmarks/summit.py            # 512 images per run, 5 repeats, ~4 min on 2 busy cores
     python benchmarks/summit.py --quick    # 128 images, 3 repeats
 
 The floor is `TargetModel`'s compiled batched gradient (one forward and one

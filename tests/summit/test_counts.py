@@ -5,8 +5,10 @@ import pytest
 
 import xai_widgets as xw
 from xai_widgets._backend import tf
-from xai_widgets.summit import kept_channels, thumbnails
-from xai_widgets.summit.influence import top_previous_channels
+from xai_widgets.summit import (DisplayImages, Examples, ReceptiveField, SparseCounts, display_pixels, kept_channels,
+                                 thumbnails)
+from xai_widgets.summit import counts as counts_module
+from xai_widgets.summit.influence import first_peaks, top_previous_channels
 
 from .helpers import IMAGES, LABELS, hand_network
 
@@ -109,3 +111,81 @@ def test_thumbnails_resample_each_box_and_show_grey_outside_the_image():
     np.testing.assert_array_equal(crops[1, 2:], displays[0, 0:2, 0:4])
     # cell centres 0.75, 2.25, 3.75, 5.25 of a 6-pixel box on 4 pixels: nearest rows and columns 0, 2, 3, 5
     np.testing.assert_array_equal(crops[2], displays[0][[0, 2, 3, 5]][:, [0, 2, 3, 5]])
+
+
+def brute_force_examples(maxima, count):
+    """Per channel, the ``count`` images of largest positive maximum, earlier image first on ties."""
+    chosen = []
+    for channel in range(maxima.shape[1]):
+        ranked = sorted((-value, image) for image, value in enumerate(maxima[:, channel]) if value > 0)
+        chosen.append([image for _, image in ranked[:count]])
+    return chosen
+
+
+@pytest.mark.parametrize("pending_bytes", [0, 2**26], ids=["drawn_every_batch", "drawn_at_the_end"])
+def test_examples_merged_batch_by_batch_are_the_brute_force_top_k_with_ties(monkeypatch, pending_bytes):
+    monkeypatch.setattr(counts_module, "PENDING_BYTES", pending_bytes)
+    rng = np.random.default_rng(3)
+    images = rng.random((60, 8, 8, 3), dtype=np.float32) * 3 - 1   # outside [0, 1]: each image is rescaled
+    labels = rng.integers(0, 4, len(images))
+    maxima = rng.integers(-2, 6, (len(images), 7)).astype(np.float32)   # many ties, some never positive
+    maxima[:, 6] = 0
+    maxima[[40, 20], 6] = 1                                              # channel 6 fills two slots of four
+    positions = rng.integers(0, 4, (len(images), 7, 2))
+    field = ReceptiveField(jump=(2, 2), offset=(-1, -1), size=(5, 5))  # boxes reach outside the image
+    examples, start = Examples.empty(7, 4), 0
+    for size in (1, 9, 17, 3, 30):                                       # uneven batches
+        batch = slice(start, start + size)
+        examples.merge(maxima[batch], positions[batch], DisplayImages(images[batch]), labels[batch], start, field)
+        start += size
+    assert len(examples._pending) == (0 if pending_bytes == 0 else 5)
+    examples.draw()
+    for channel, best in enumerate(brute_force_examples(maxima, 4)):
+        filled = len(best)
+        np.testing.assert_array_equal(examples.index[channel, :filled], best)
+        np.testing.assert_array_equal(examples.values[channel, :filled], maxima[best, channel])
+        np.testing.assert_array_equal(examples.labels[channel, :filled], labels[best])
+        assert (examples.index[channel, filled:] == -1).all() and np.isneginf(examples.values[channel, filled:]).all()
+        for slot, image in enumerate(best):
+            row, column = positions[image, channel]
+            box = np.array(field.box(row, column))
+            np.testing.assert_array_equal(examples.boxes[channel, slot], box)
+            expected = thumbnails(display_pixels(images[image])[np.newaxis], np.array([0]), box[np.newaxis])[0]
+            np.testing.assert_array_equal(examples.thumbnails[channel, slot], expected)
+    np.testing.assert_array_equal(examples.index[6], [20, 40, -1, -1])
+
+
+def test_display_images_convert_each_image_once(monkeypatch):
+    images = np.random.default_rng(0).random((5, 6, 6, 1), dtype=np.float32)
+    converted = []
+    monkeypatch.setattr(counts_module, "display_pixels", lambda image: converted.append(image) or display_pixels(image))
+    displays = DisplayImages(images)
+    first = displays.pixels(np.array([3, 1]))
+    again = displays.pixels(np.array([1, 3, 4]))
+    np.testing.assert_array_equal(first, [display_pixels(images[3]), display_pixels(images[1])])
+    np.testing.assert_array_equal(again, [display_pixels(images[index]) for index in (1, 3, 4)])
+    assert len(converted) == 3
+
+
+def test_sparse_counts_collected_over_many_batches_equal_the_dense_counts(monkeypatch):
+    monkeypatch.setattr(counts_module, "MERGE_AFTER", 7)   # merge every few batches
+    rng = np.random.default_rng(1)
+    shape = (3, 4, 5)
+    sparse, dense = SparseCounts(shape), np.zeros(shape, np.int64)
+    for batch in range(12):
+        triples = [rng.integers(0, size, rng.integers(0, 9)) for size in shape]
+        triples = [part[:min(len(item) for item in triples)] for part in triples]
+        sparse.add(*triples)
+        np.add.at(dense, tuple(triples), 1)
+        if batch % 5 == 4:   # reading in between merges what was collected
+            np.testing.assert_array_equal(sparse.dense(), dense)
+    np.testing.assert_array_equal(sparse.dense(), dense)
+    assert np.all(np.diff(sparse.keys) > 0) and (sparse.counts > 0).all()
+    np.testing.assert_array_equal(sparse.dense(1), dense[1])
+
+
+def test_first_peaks_are_the_first_maximum_in_row_major_order():
+    values = np.zeros((1, 3, 4, 2), np.float32)
+    values[0, 1, 3, 0] = values[0, 2, 0, 0] = 5.0     # tie: (1, 3) comes first
+    values[0, 2, 2, 1] = 1.0
+    np.testing.assert_array_equal(first_peaks(tf.constant(values)).numpy(), [[1 * 4 + 3, 2 * 4 + 2]])

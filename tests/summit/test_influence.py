@@ -17,7 +17,7 @@ from xai_widgets._backend import keras, tf
 from xai_widgets.summit import SummitProbe, default_layers, resolve_layers, single_convolution
 from xai_widgets.summit.influence import following_activations, maxima_gradient
 
-from .helpers import random_data, residual_cnn, small_cnn
+from .helpers import W_A, W_B, random_data, residual_cnn, small_cnn
 
 RELATIVE = 1e-4
 
@@ -148,6 +148,22 @@ def test_maxima_tied_at_several_positions_split_the_gradient_as_the_reference_do
     maxima = activations.max(axis=(1, 2), keepdims=True)
     assert ((activations == maxima).sum(axis=(1, 2)) > 1).any()
     assert_exact(model, ["c1", "c2", "c3"], images)
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+def test_maxima_tied_where_the_inputs_differ_split_the_gradient_as_the_reference_does(activation):
+    # hand_network's weights: B0 = A0 + A2 is 2 at (0, 0), where A = (1, 0, 1), and at (0, 1), where
+    # A = (0, 2, 2); the gradient splits in halves, so I[B0] = (1, 0, 1)/2 + (0, 0, 2)/2
+    inputs = keras.Input((2, 2, 2))
+    a = keras.layers.Conv2D(3, 1, activation="relu", use_bias=False, name="a")(inputs)
+    b = keras.layers.Conv2D(2, 1, activation=activation, use_bias=False, name="b")(a)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalMaxPooling2D()(b)))
+    model.get_layer("a").set_weights([W_A.reshape(1, 1, 2, 3)])
+    model.get_layer("b").set_weights([W_B.reshape(1, 1, 3, 2)])
+    image = np.array([[[[1, 0], [0, 2]], [[0, 0], [0, 0]]]], np.float32)
+    probe = assert_exact(model, ["a", "b"], image)
+    measured = probe.measure(tf.constant(image))
+    np.testing.assert_allclose(measured["influences"][0].numpy()[0, 0], [0.5, 0, 1.5], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["shapes_cnn", "shapes_resnet"])

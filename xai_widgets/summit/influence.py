@@ -30,7 +30,7 @@ from .._backend import keras, tf
 FLOATS_PER_IMAGE = 2**20
 
 
-def convolution_influence(previous, inputs, outputs, path):
+def convolution_influence(previous, inputs, outputs, path, output_maxima, output_peaks):
     """``I[n, j, i]`` for layers joined by one convolution (a `ConvolutionPath`), for every j.
 
     With X the convolution's input, Z = X ⋆ K its output before bias and
@@ -50,14 +50,17 @@ def convolution_influence(previous, inputs, outputs, path):
     the kernel is contracted with D's window at p_j only. Otherwise (ties,
     average pooling after the convolution) every position counts. When B is
     the convolution's own ReLU or linear output, g is read off B (1 at a
-    channel's unique maximum, 0 where a ReLU channel is 0 everywhere) and the
-    backward pass only runs if some maximum is tied.
+    channel's unique maximum, 0 where a ReLU channel is 0 everywhere; p_j is
+    the channel's first maximum, already found for the data-set examples) and
+    the backward pass only runs if some maximum is tied.
 
     Args:
         previous: A ``(N, H, W, C_previous)``.
         inputs: X, the convolution's input in the model.
         outputs: the convolution layer's output in the model (after its activation).
         path: the `ConvolutionPath` from A's layer to B's.
+        output_maxima: ``(N, C_next)`` spatial maxima of ``outputs``.
+        output_peaks: ``(N, C_next)`` int32 flat position of each one's first maximum (`first_peaks`).
     """
     convolution = path.convolution
     direction = inputs if path.homogeneous_before else directional_derivative(previous, path.before)
@@ -77,8 +80,8 @@ def convolution_influence(previous, inputs, outputs, path):
 
     if not _maximum_is_the_output(path):
         return from_the_gradient()
-    count, position, value = _maximum_summary(outputs, path)
-    return tf.cond(tf.reduce_max(count) <= 1, lambda: at_one_position(position, value), from_the_gradient)
+    tied, value = _maximum_summary(outputs, output_maxima, path)
+    return tf.cond(tied, from_the_gradient, lambda: at_one_position(output_peaks, value))
 
 
 def _maximum_is_the_output(path):
@@ -86,22 +89,32 @@ def _maximum_is_the_output(path):
     return not path.after and getattr(path.convolution.activation, "__name__", None) in ("relu", "linear")
 
 
-def _maximum_summary(outputs, path):
-    """`_nonzero_summary` of g without computing g, where B is the convolution's ReLU or linear output.
+def _maximum_summary(outputs, maxima, path):
+    """Whether some maximum is tied, and g's value at each channel's maximum, where B is the convolution's output.
 
-    g[n, :, j] is 1 at the position of channel j's maximum if it is the only
-    one, and (ReLU) 0 everywhere if the maximum is not positive. Channels
-    whose maximum is tied at several positions report their count, and the
-    caller takes the gradient instead.
+    With a ReLU or linear activation, g[n, :, j] is 1 at the position of
+    channel j's maximum if it is the only one, and (ReLU) 0 everywhere if the
+    maximum is not positive. A maximum is tied when more positions hold it
+    than there are channels that count (one full comparison and sum: cheaper
+    than counting per channel); then the caller takes the gradient instead.
     """
-    outputs = tf.cast(outputs, tf.float32)
-    maxima = tf.reduce_max(outputs, axis=(1, 2))
-    count, position = _flat_positions(tf.cast(outputs == maxima[:, tf.newaxis, tf.newaxis, :], tf.float32))
-    value = tf.ones_like(maxima)
+    outputs, maxima = tf.cast(outputs, tf.float32), tf.cast(maxima, tf.float32)
     if path.convolution.activation.__name__ == "relu":
-        value = tf.cast(maxima > 0, tf.float32)
-        count = tf.where(maxima > 0, count, tf.ones_like(count))  # no gradient at all where B_j is 0 everywhere
-    return count, position, value
+        counted = maxima > 0
+        value = tf.cast(counted, tf.float32)
+        maxima = tf.where(counted, maxima, np.inf)  # no gradient at all where B_j is 0 everywhere
+    else:
+        counted = tf.ones_like(maxima, tf.bool)
+        value = tf.ones_like(maxima)
+    at_maximum = tf.math.count_nonzero(outputs == maxima[:, tf.newaxis, tf.newaxis, :], dtype=tf.int32)
+    return at_maximum > tf.math.count_nonzero(counted, dtype=tf.int32), value
+
+
+def first_peaks(values):
+    """``(N, C)`` int32: flat position ``row · W + column`` of each channel's spatial maximum, the first on ties."""
+    shape = tf.shape(values)
+    flat = tf.reshape(values, (shape[0], shape[1] * shape[2], shape[3]))
+    return tf.argmax(flat, axis=1, output_type=tf.int32)
 
 
 def _nonzero_summary(gradient):
@@ -146,30 +159,33 @@ def _contract_at_one_position(direction, output_size, position, value, kernel, c
     """The same sum where g[n, :, j] is zero but at one position p_j (flat index into the output).
 
     ``I[n, j, i] = g[n, p_j, j] · Σ_k K[k, i, j] · D[n, p_j·s + k·d − pad, i]``: the window of D at p_j
-    only; taps in the convolution's zero padding add nothing.
+    only. D is padded with zeros as the convolution pads it (taps in the padding add nothing), so
+    every window lies inside and one gather on flat indices reads them all.
     """
     rows, columns = convolution.kernel_size
-    offset_rows, offset_columns = tf.meshgrid(tf.range(rows), tf.range(columns), indexing="ij")
-    window = []
-    for axis, place, offsets in [(0, position // output_size[1], offset_rows),
-                                 (1, position % output_size[1], offset_columns)]:
-        before = _padding_before(tf.shape(direction)[axis + 1], output_size[axis], convolution, axis)
-        window.append(place[..., tf.newaxis] * convolution.strides[axis] - before
-                      + tf.reshape(offsets, (1, 1, -1)) * convolution.dilation_rate[axis])   # (N, C_next, K)
     size = tf.shape(direction)[1:3]
-    inside = (window[0] >= 0) & (window[0] < size[0]) & (window[1] >= 0) & (window[1] < size[1])
-    taps = tf.stack([tf.clip_by_value(window[0], 0, size[0] - 1), tf.clip_by_value(window[1], 0, size[1] - 1)], -1)
-    windows = tf.gather_nd(direction, taps, batch_dims=1) * tf.cast(inside, direction.dtype)[..., tf.newaxis]
+    padding = [_padding(size[axis], output_size[axis], convolution, axis) for axis in range(2)]
+    padded = tf.pad(direction, [[0, 0], padding[0], padding[1], [0, 0]])
+    padded_size = size + tf.stack([tf.reduce_sum(padding[0]), tf.reduce_sum(padding[1])])
+    offset_rows, offset_columns = tf.meshgrid(tf.range(rows), tf.range(columns), indexing="ij")
+    window = [place[..., tf.newaxis] * convolution.strides[axis] + tf.reshape(offsets, (1, 1, -1))
+              * convolution.dilation_rate[axis]                                            # (N, C_next, K)
+              for axis, place, offsets in [(0, position // output_size[1], offset_rows),
+                                           (1, position % output_size[1], offset_columns)]]
+    image = tf.range(tf.shape(direction)[0])[:, tf.newaxis, tf.newaxis]
+    flat = (image * padded_size[0] + window[0]) * padded_size[1] + window[1]
+    windows = tf.gather(tf.reshape(padded, (-1, direction.shape[-1])), flat)         # (N, C_next, K, C_previous)
     per_channel_kernel = tf.transpose(kernel, (2, 0, 1))                                 # (C_next, K, C_previous)
     return value[..., tf.newaxis] * tf.reduce_sum(windows * per_channel_kernel, axis=2)
 
 
-def _padding_before(input_size, output_size, convolution, axis):
-    """Zeros the convolution adds before its input along ``axis`` ("same": TensorFlow's split, less before)."""
+def _padding(input_size, output_size, convolution, axis):
+    """``[before, after]``: zeros the convolution adds around its input along ``axis`` (TensorFlow's split)."""
     if convolution.padding == "valid":
-        return 0
+        return tf.zeros(2, tf.int32)
     span = convolution.dilation_rate[axis] * (convolution.kernel_size[axis] - 1) + 1
-    return tf.maximum((output_size - 1) * convolution.strides[axis] + span - input_size, 0) // 2
+    total = tf.maximum((output_size - 1) * convolution.strides[axis] + span - input_size, 0)
+    return tf.stack([total // 2, total - total // 2])
 
 
 def maxima_gradient(inputs, outputs, path):

@@ -4,7 +4,7 @@ import weakref
 
 from .._backend import keras, tf
 from ..distribute import ReplicaRunner
-from .influence import (block_influence, convolution_influence, kept_influence, summit_influence,
+from .influence import (block_influence, convolution_influence, first_peaks, kept_influence, summit_influence,
                         top_previous_channels)
 from .layers import block_inputs, convolution_path, single_convolution
 
@@ -75,27 +75,32 @@ class SummitProbe:
         return self._runners.setdefault(runner.strategy, {}).setdefault(per_replica, runner)
 
     def measure(self, images):
-        """Activations, maxima, kept channels and the raw influences ``(N, rows, C_previous)`` of a batch."""
+        """Activations, maxima, peaks, kept channels and the raw influences ``(N, rows, C_previous)`` of a batch.
+
+        ``peaks`` are the flat positions of the maxima (`influence.first_peaks`).
+        """
         with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
             if self.needs_tape:
                 tape.watch(images)
             tensors = self.features(images, training=False)
             activations = tensors[:len(self.layers)]
             maxima = [tf.reduce_max(activation, axis=(1, 2)) for activation in activations]
+        peaks = [first_peaks(activation) for activation in activations]
         kept = [kept_channels(tf.cast(value, tf.float64), self.mass, self.top_channels) for value in maxima]
         influences = []
         for pair, path in enumerate(self.paths):
             first, count = self._extra[pair]
             extra = tensors[first:first + count]
-            influences.append(self._pair_influence(pair, path, activations, maxima, kept, extra, tape))
-        return {"activations": activations, "maxima": maxima, "kept": kept, "influences": influences}
+            influences.append(self._pair_influence(pair, path, activations, maxima, peaks, kept, extra, tape))
+        return {"activations": activations, "maxima": maxima, "peaks": peaks, "kept": kept,
+                "influences": influences}
 
-    def _pair_influence(self, pair, path, activations, maxima, kept, extra, tape):
+    def _pair_influence(self, pair, path, activations, maxima, peaks, kept, extra, tape):
         previous, chosen = activations[pair], kept[pair + 1]
         if self.influence == "summit":
             values = summit_influence(extra[0], path.convolution)
         elif path is not None:
-            values = convolution_influence(previous, *extra, path)
+            values = convolution_influence(previous, *extra, path, maxima[pair + 1], peaks[pair + 1])
         elif self.into == "all":
             return block_influence(previous, extra, self.blocks[pair])
         else:
@@ -109,7 +114,8 @@ class SummitProbe:
         measured = self.measure(images)
         return {
             "maxima": [tf.cast(value, tf.float32) for value in measured["maxima"]],
-            "positions": [argmax_positions(activation) for activation in measured["activations"]],
+            "positions": [rows_and_columns(peak, tf.shape(activation)[2])
+                          for peak, activation in zip(measured["peaks"], measured["activations"])],
             "kept": measured["kept"],
             "top_influences": [top_previous_channels(values, self.top_k) for values in measured["influences"]],
         }
@@ -145,9 +151,6 @@ def kept_channels(maxima, mass, top_channels):
     return tf.where(counted, order, -1)[:, :limit]
 
 
-def argmax_positions(activation):
-    """``(N, C, 2)``: row and column of each channel's spatial maximum (the first one on ties)."""
-    shape = tf.shape(activation)
-    flat = tf.reshape(activation, (shape[0], shape[1] * shape[2], shape[3]))
-    index = tf.argmax(flat, axis=1, output_type=tf.int32)
-    return tf.stack([index // shape[2], index % shape[2]], axis=-1)
+def rows_and_columns(peaks, width):
+    """``(N, C, 2)``: row and column of flat positions ``row · width + column`` (e.g. `influence.first_peaks`)."""
+    return tf.stack([peaks // width, peaks % width], axis=-1)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .counts import Examples, SparseCounts
+from .counts import DisplayImages, Examples, SparseCounts
 from .graph import attribution_graph
 
 # 2: influence is counted into every next-layer channel (``into="all"``) unless the options say "kept".
@@ -45,12 +45,13 @@ class SummaryBuilder:
 
     def add(self, images, labels, results):
         np.add.at(self.class_counts, labels, 1)
+        displays = DisplayImages(images)
         for layer, maxima in enumerate(results["maxima"]):
             kept = results["kept"][layer]
             image, rank = np.nonzero(kept >= 0)
             np.add.at(self.activations[layer], (labels[image], kept[image, rank]), 1)
             self.examples[layer] = self.examples[layer].merge(
-                maxima, results["positions"][layer], images, labels, self.images, self.fields[layer])
+                maxima, results["positions"][layer], displays, labels, self.images, self.fields[layer])
         for pair, top in enumerate(results["top_influences"]):
             rows = results["kept"][pair + 1] if self.into == "kept" else np.arange(top.shape[1])[np.newaxis]
             image, row, place = np.nonzero(top >= 0)
@@ -59,6 +60,8 @@ class SummaryBuilder:
         self.images += len(images)
 
     def summary(self, options):
+        for examples in self.examples:
+            examples.draw()
         return Summary(
             layers=tuple(self.layers), channels=tuple(self.channels), class_counts=self.class_counts,
             activations=self.activations, influences=self.influences, examples=self.examples,
