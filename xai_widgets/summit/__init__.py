@@ -91,7 +91,12 @@ def summarize(model, data, layers=None, *, strategy=None, batch_size=None, mass=
             (every channel, as in Summit) or ``"kept"`` (each image's kept
             channels only: those the activation matrix counts). ``"kept"`` is
             cheaper for layers joined by blocks (``top_channels`` backward
-            passes instead of one forward-mode pass per previous channel).
+            passes instead of one forward-mode pass per previous channel): on
+            the bundled ``shapes_resnet`` (16 and 32 channels) the default
+            costs about 7.7× a forward + backward pass and ``"kept"`` 2.6×;
+            with hundreds of channels per stage, as in ResNet50, use
+            ``"kept"``. Layers joined by one convolution cost about 1.2–1.3×
+            either way.
         examples: top images kept per channel (with their receptive-field crop).
         progress: ``True`` shows a tqdm bar if tqdm is installed;
             a callable is called as ``progress(images_done, images_total)``
