@@ -17,11 +17,11 @@ Methods never call the Keras model directly; they build the inputs they need
 
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._backend import keras, tf
+from .overlap import computed_ahead
 
 OUTPUT_MODES = (None, "logits")
 ARGMAX = -1  # as a target of `TargetModel.gradients`: the input's own arg-max class, chosen in the same pass
@@ -188,7 +188,10 @@ class TargetModel:
                 sizer.record(stop - start, seconds)
                 yield start, stop, grads, outputs
             return
-        yield from _pipelined(run, arguments, list(self.chunks(inputs, batch_size)))
+        chunks = ((start, stop, arguments(start, stop)) for start, stop in self.chunks(inputs, batch_size))
+        for (start, stop, _), (grads, outputs, _) in computed_ahead(chunks, lambda chunk: run(*chunk),
+                                                                 name="xai-widgets-gradients"):
+            yield start, stop, grads, outputs
 
     def layer_gradients(self, inputs, targets, layer, batch_size=None):
         """Yield ``(start, stop, activations, gradients, outputs)`` for a layer of the Keras model.
@@ -416,27 +419,6 @@ class AffineRows:
 
     def __len__(self):
         return self.shape[0]
-
-
-def _pipelined(run, arguments, ranges):
-    """Yield ``(start, stop, grads, outputs)`` with the next chunk's gradient running meanwhile.
-
-    ``run(start, stop, chunk)`` (the compiled gradient) works in a helper
-    thread; TensorFlow releases the GIL while it computes, so preparing the
-    next chunk's ``arguments(start, stop)`` (e.g. noise vectors) and the
-    caller's work on this chunk's gradients (running sums) overlap with it
-    instead of adding to it. At most one chunk is in flight: if the caller
-    stops early, that one finishes and is dropped.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xai-widgets-gradients") as worker:
-        pending = worker.submit(run, *ranges[0], arguments(*ranges[0]))
-        for index, (start, stop) in enumerate(ranges):
-            following = ranges[index + 1] if index + 1 < len(ranges) else None
-            chunk = arguments(*following) if following else None  # prepared while `pending` runs
-            grads, outputs, _ = pending.result()
-            if following:
-                pending = worker.submit(run, *following, chunk)
-            yield start, stop, grads, outputs
 
 
 class _FixedSize:

@@ -1,12 +1,9 @@
 """A summary does not depend on how the data is batched, ordered or delivered."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import xai_widgets as xw
-from xai_widgets import summit as summit_module
 from xai_widgets._backend import tf
 
 from .helpers import random_data, residual_cnn, small_cnn
@@ -77,26 +74,3 @@ def test_the_summary_size_depends_on_classes_and_channels_not_on_the_number_of_i
     for influence in large.influences:  # sparse counts: at most one entry per (class, next, previous)
         assert len(influence.keys) == len(np.unique(influence.keys)) <= int(np.prod(influence.shape))
 
-
-def test_the_next_batch_is_probed_while_this_one_is_counted_and_batches_come_in_order():
-    started = [threading.Event() for _ in range(4)]
-
-    class RecordingRunner:
-        def run(self, step, images):
-            started[int(images[0])].set()
-            return step(images)
-
-    class DoublingProbe:
-        @staticmethod
-        def step(images):
-            return 2 * images
-
-    counted = []
-    host_batches = ((np.array([start]), np.array([0])) for start in range(4))
-    for images, _, results in summit_module._probed(host_batches, DoublingProbe(), RecordingRunner()):
-        batch = int(images[0])
-        assert results.tolist() == [2 * batch]
-        if batch < 3:   # the next probe starts without waiting for this batch to be counted
-            assert started[batch + 1].wait(timeout=10)
-        counted.append(batch)
-    assert counted == [0, 1, 2, 3]
