@@ -15,6 +15,7 @@ import pytest
 import xai_widgets as xw
 from xai_widgets._backend import keras, tf
 from xai_widgets.summit import SummitProbe, default_layers, resolve_layers, single_convolution
+from xai_widgets.summit import influence as influence_module
 from xai_widgets.summit.influence import following_activations, maxima_gradient
 
 from .helpers import W_A, W_B, random_data, residual_cnn, small_cnn
@@ -136,6 +137,32 @@ def test_pairs_joined_by_blocks_give_the_reference_influence():
     probe = assert_exact(model, ["r_relu", "block"], images)
     assert [tensor.name for tensor in probe.features.outputs[2:]] == [model.get_layer("stem").output.name]
     assert_exact(concatenating_cnn(), ["a", "b"], random_data(3, shape=(12, 12, 3))[0])
+
+
+@pytest.mark.parametrize("channels_per_group", [1, 4])
+def test_blocks_passed_in_several_channel_groups_give_the_reference_influence(monkeypatch, channels_per_group):
+    """The forward-mode passes run in a loop over groups of channels; the last group may be short."""
+    model = randomise_batch_norms(residual_cnn())
+    block = SummitProbe(model, resolve_layers(model, ["stem", "block"]), "gradient", "all", 0.5, 8, 5).blocks[0]
+    floats = influence_module._floats_per_tangent(block)
+    monkeypatch.setattr(influence_module, "TANGENT_FLOATS_PER_IMAGE", channels_per_group * floats)
+    previous_channels = model.get_layer("stem").output.shape[-1]
+    assert previous_channels % channels_per_group or channels_per_group == 1  # 6 channels: groups 4 + 2
+    assert_exact(model, ["stem", "block"], random_data(3)[0])
+
+
+def test_the_blocks_forward_mode_pass_is_traced_once_however_many_channel_groups(monkeypatch):
+    """A loop over groups in Python would put one copy of the block's tangent pass in the graph per group."""
+    model = randomise_batch_norms(residual_cnn())
+    block = SummitProbe(model, resolve_layers(model, ["stem", "block"]), "gradient", "all", 0.5, 8, 5).blocks[0]
+    previous = tf.constant(keras.Model(model.input, model.get_layer("stem").output)(random_data(2)[0]))
+    floats = influence_module._floats_per_tangent(block)
+    sizes = {}
+    for channels_per_group in (2, 3):  # 3 and 2 groups of the 6 channels
+        monkeypatch.setattr(influence_module, "TANGENT_FLOATS_PER_IMAGE", channels_per_group * floats)
+        graph = tf.function(lambda a: influence_module.block_influence(a, [], block)).get_concrete_function(previous)
+        sizes[channels_per_group] = len(graph.graph.as_graph_def().library.function) + len(graph.graph.get_operations())
+    assert sizes[2] == sizes[3]
 
 
 def test_maxima_tied_at_several_positions_split_the_gradient_as_the_reference_does():

@@ -25,9 +25,12 @@ in how much of the model's structure they can use:
 import numpy as np
 
 from .._backend import keras, tf
+from .layers import as_list
 
 # Bounds the floats per image held at once by the vectorised and per-channel computations.
 FLOATS_PER_IMAGE = 2**20
+# The same for `block_influence`'s tangents, counted over every layer of the block (16 MB per image).
+TANGENT_FLOATS_PER_IMAGE = 2**22
 
 
 def convolution_influence(previous, inputs, outputs, path, output_maxima, output_peaks):
@@ -246,9 +249,13 @@ def block_influence(previous, constants, block):
     """``I[n, j, i]`` through any sub-network, for every j: one forward-mode pass per previous channel.
 
     The tangent ``A ⊙ e_i`` (A restricted to channel i) carried forward to
-    the maxima gives ``Σ_{u,v} A_{u,v,i} ∂M_j/∂A_{u,v,i}`` for every j at once;
-    the passes for all i are vectorised (`tf.vectorized_map`) in groups that
-    bound the memory per image.
+    the maxima gives ``Σ_{u,v} A_{u,v,i} ∂M_j/∂A_{u,v,i}`` for every j at once.
+    The passes are vectorised (`tf.vectorized_map`) over groups of channels
+    whose size bounds the memory per image: every layer of the block holds a
+    tangent per channel of the group. The groups run in a `tf.map_fn` loop,
+    so the block's forward-mode pass is traced once, however many channels A
+    has (a Python loop would trace it once per group: minutes and gigabytes
+    for a ResNet50 stage).
 
     Args:
         previous: A ``(N, H, W, C_previous)``.
@@ -256,19 +263,32 @@ def block_influence(previous, constants, block):
         block: a Keras model ``[A, *constants] → B``.
     """
     channels = previous.shape[-1]
-    largest = max(int(np.prod([size or 1 for size in tensor.shape[1:]])) for tensor in [previous, *block.outputs])
-    group = max(1, min(channels, FLOATS_PER_IMAGE // largest))
+    group = max(1, min(channels, TANGENT_FLOATS_PER_IMAGE // _floats_per_tangent(block)))
+    groups = -(-channels // group)
 
     def channel_influence(channel):
         tangent = previous * tf.one_hot(channel, channels, dtype=previous.dtype)
         with tf.autodiff.ForwardAccumulator(previous, tangent) as accumulator:
             following = block([previous, *constants], training=False)
             maxima = tf.reduce_max(following, axis=(1, 2))
-        return accumulator.jvp(maxima, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return tf.cast(accumulator.jvp(maxima, unconnected_gradients=tf.UnconnectedGradients.ZERO), tf.float32)
 
-    parts = [tf.vectorized_map(channel_influence, tf.range(start, min(start + group, channels)))
-             for start in range(0, channels, group)]
-    return tf.transpose(tf.cast(tf.concat(parts, axis=0), tf.float32), (1, 2, 0))
+    def group_influence(first):  # the last group repeats the last channel; the repeats are dropped below
+        return tf.vectorized_map(channel_influence, tf.minimum(first + tf.range(group), channels - 1))
+
+    if groups == 1:
+        values = group_influence(0)
+    else:
+        values = tf.map_fn(group_influence, tf.range(groups) * group,
+                           fn_output_signature=tf.TensorSpec((group, None, block.outputs[0].shape[-1]), tf.float32))
+        values = tf.reshape(values, (groups * group, -1, values.shape[-1]))[:channels]
+    return tf.transpose(values, (1, 2, 0))
+
+
+def _floats_per_tangent(block):
+    """Floats per image that one tangent holds across the block: the outputs of all its layers."""
+    return max(1, sum(int(np.prod([size or 1 for size in tensor.shape[1:]]))
+                      for layer in block.layers for tensor in as_list(layer.output)))
 
 
 def kept_influence(tape, previous, next_maxima, channels):
