@@ -300,12 +300,11 @@ def _along_path(explainer, paths, target_outputs, alphas, weights):
     row_alphas = np.repeat(alphas, count)
     cell_ends = np.cumsum(weights)
     cell_ends[-1] = 1.0
+    weights32 = weights.astype(np.float32)
     integrals = np.zeros_like(paths.differences)
     node_gradients = np.empty_like(paths.differences)  # the node a chunk ends in, when split over chunks
     path_values, slopes = np.empty((steps, count)), np.empty((steps, count))
     baseline_outputs = None if alphas[0] == 0.0 else explainer._baseline_outputs(paths)
-
-    weights32 = weights.astype(np.float32)
 
     def add(first, last, grads, values, offset):
         """Add rows first:last (chunk rows first − offset: …) to the integrals and the path figures."""

@@ -134,16 +134,13 @@ class Examples:
             labels: its classes ``(n,)``.
             first_index: position of the batch's first image in the data.
             field: the layer's `ReceptiveField` (``None``: crop the whole image).
-
-        Returns:
-            ``self``.
         """
         count = self.values.shape[1]
         batch_values = np.where(maxima > 0, maxima, -np.inf).T.astype(np.float32)
         entering = batch_values > self.values[:, -1:]
         channels = np.flatnonzero(entering.any(axis=1))
         if not len(channels):
-            return self
+            return
         candidates = np.where(entering[channels], batch_values[channels], -np.inf)
         values = np.concatenate([self.values[channels], candidates], axis=1)
         index = np.concatenate([self.index[channels],
@@ -163,10 +160,9 @@ class Examples:
         self._pending = {start: batch for start, batch in self._pending.items() if (self._source == start).any()}
         if sum(batch.images.nbytes for batch in self._pending.values()) > PENDING_BYTES:
             self.draw()
-        return self
 
     def draw(self):
-        """Draw the thumbnails of the examples that entered since the last call; returns ``self``."""
+        """Draw the thumbnails of the examples that entered since the last call."""
         size = self.thumbnails.shape[2]
         for start, batch in self._pending.items():
             channel, slot = np.nonzero(self._source == start)
@@ -174,7 +170,6 @@ class Examples:
             self.thumbnails[channel, slot] = thumbnails(batch.pixels(pictures), which, self.boxes[channel, slot], size)
         self._source[:] = -1
         self._pending = {}
-        return self
 
     def _arrays(self):
         return self.values, self.index, self.labels, self.boxes, self.thumbnails

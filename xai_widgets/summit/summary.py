@@ -50,8 +50,8 @@ class SummaryBuilder:
             kept = results["kept"][layer]
             image, rank = np.nonzero(kept >= 0)
             np.add.at(self.activations[layer], (labels[image], kept[image, rank]), 1)
-            self.examples[layer] = self.examples[layer].merge(
-                maxima, results["positions"][layer], displays, labels, self.images, self.fields[layer])
+            self.examples[layer].merge(maxima, results["positions"][layer], displays, labels, self.images,
+                                       self.fields[layer])
         for pair, top in enumerate(results["top_influences"]):
             rows = results["kept"][pair + 1] if self.into == "kept" else np.arange(top.shape[1])[np.newaxis]
             image, row, place = np.nonzero(top >= 0)
